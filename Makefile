@@ -1,0 +1,34 @@
+# Two entry points: `make demo` and `make test`. Each bootstraps .venv with the pinned stack.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+# One torch thread per process unless the caller says otherwise (see docs: threads).
+export OMP_NUM_THREADS ?= 1
+export MPLBACKEND ?= Agg
+
+.PHONY: demo test lint docs bench clean venv
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[test,docs,dask,efel,arviz,tutorials]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m brian2modelfitting_sbi.demo --out out/demo
+
+test: $(STAMP)
+	$(PY) -m ruff check brian2modelfitting_sbi tests benchmarks
+	$(PY) -m pytest -q
+
+docs: $(STAMP)
+	$(PY) -m sphinx -W --keep-going -b html docs docs/_build/html
+
+bench: $(STAMP)
+	$(PY) benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) out docs/_build

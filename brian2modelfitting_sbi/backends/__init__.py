@@ -1,0 +1,21 @@
+"""Inference backends, discovered through the ``brian2modelfitting.inference_backends`` group."""
+
+from .base import InferenceBackend
+from .registry import (
+    GROUP,
+    BackendInfo,
+    UnknownBackendError,
+    get_backend,
+    list_backends,
+    refresh_backends,
+)
+
+__all__ = [
+    "GROUP",
+    "BackendInfo",
+    "InferenceBackend",
+    "UnknownBackendError",
+    "get_backend",
+    "list_backends",
+    "refresh_backends",
+]

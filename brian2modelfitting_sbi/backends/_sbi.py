@@ -1,0 +1,117 @@
+"""Shared machinery of the backends that wrap an ``sbi`` trainer.
+
+Each concrete backend names its trainer class, its network builder from ``sbi.neural_nets``
+and how its posterior samples. Only current sbi names are used (``NPE_C``, ``NLE_A``,
+``NRE_B``), never the deprecated ``SNPE``/``SNLE``/``SNRE`` aliases.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor
+
+from ..training import default_sampling_options, default_training_options
+from .base import InferenceBackend
+
+
+class SbiBackend(InferenceBackend):
+    """A backend built from an sbi trainer class and a network builder.
+
+    Parameters
+    ----------
+    prior : torch.distributions.Distribution
+        Prior over the SI-scaled parameters.
+    device : str
+        Torch device used for training.
+    estimator : str, optional
+        Network type for the builder (``'maf'``, ``'nsf'``, ``'mdn'``... for density
+        estimators; ``'resnet'``, ``'mlp'`` for classifiers). The backend's default if None.
+    estimator_options : dict, optional
+        Passed to the builder (``hidden_features``, ``num_transforms``, ``z_score_x``...).
+    embedding_net : torch.nn.Module, optional
+        Learns features from x (raw traces) jointly with the estimator.
+    training : dict, optional
+        Overrides of the training settings passed to the trainer's ``train``.
+    sampling : dict, optional
+        Overrides of the posterior settings passed to ``build_posterior``.
+    """
+
+    trainer_name: ClassVar[str]
+    builder_name: ClassVar[str]
+    default_estimator: ClassVar[str]
+    #: Name of the builder argument that takes an embedding net for x (None: unsupported).
+    embedding_argument: ClassVar[str | None] = "embedding_net"
+
+    def __init__(
+        self,
+        prior: torch.distributions.Distribution,
+        device: str = "cpu",
+        *,
+        estimator: str | None = None,
+        estimator_options: dict[str, Any] | None = None,
+        embedding_net: torch.nn.Module | None = None,
+        training: dict[str, Any] | None = None,
+        sampling: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(prior, device)
+        self.estimator = estimator or self.default_estimator
+        self.estimator_options = dict(estimator_options or {})
+        self.embedding_net = embedding_net
+        self.training = dict(training or {})
+        self.sampling = dict(sampling or {})
+        self.last_training: dict[str, Any] = {}
+        self.density_estimator: torch.nn.Module | None = None
+        self.trainer = self._make_trainer()
+
+    # ------------------------------------------------------------------ construction
+    def _builder(self) -> Callable:
+        import sbi.neural_nets as nets
+
+        kwargs = dict(self.estimator_options)
+        if self.embedding_net is not None:
+            if self.embedding_argument is None:
+                raise ValueError(
+                    f"{type(self).__name__} does not take an embedding net for x"
+                )
+            kwargs[self.embedding_argument] = self.embedding_net
+        return getattr(nets, self.builder_name)(model=self.estimator, **kwargs)
+
+    def _make_trainer(self) -> Any:
+        import sbi.inference as inference
+
+        cls = getattr(inference, self.trainer_name)
+        return cls(prior=self.prior, device=self.device, show_progress_bars=False,
+                   **{self.trainer_argument: self._builder()})
+
+    trainer_argument: ClassVar[str] = "density_estimator"
+
+    # ------------------------------------------------------------------ protocol
+    @property
+    def num_simulations(self) -> int:
+        """Simulations appended so far, over all rounds."""
+        return sum(len(t) for t in self.trainer._theta_roundwise)
+
+    def append_simulations(self, theta: Tensor, x: Tensor, proposal: Any = None) -> None:
+        """Add one round of ``(theta, x)``; ``proposal`` is what theta was drawn from."""
+        self.trainer.append_simulations(theta, x, **self._proposal_kwargs(proposal))
+
+    def _proposal_kwargs(self, proposal: Any) -> dict[str, Any]:
+        return {}
+
+    def train(self) -> None:
+        """Train on every appended round, with measured defaults unless overridden."""
+        x_dim = int(self.trainer._x_roundwise[0][0].numel())
+        options = default_training_options(self.num_simulations, x_dim)
+        options.update(self.training)
+        self.last_training = options
+        self.density_estimator = self.trainer.train(**options)
+
+    def build_posterior(self, x_o: Tensor) -> Any:
+        """The posterior at ``x_o``, built with this backend's sampler settings."""
+        options = default_sampling_options(type(self).__name__)
+        options.update(self.sampling)
+        posterior = self.trainer.build_posterior(self.density_estimator, **options)
+        return posterior.set_default_x(x_o)

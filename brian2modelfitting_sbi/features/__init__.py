@@ -1,0 +1,95 @@
+"""Summary features: providers that map simulation results to ``(n_samples, n_features)``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from ..problem import SPIKES, Problem, ProblemError
+from .base import CombinedFeatures, FeatureProvider, feature_major, per_trace_names
+from .callables import CallableFeatures, vectorized
+
+__all__ = [
+    "CallableFeatures",
+    "CombinedFeatures",
+    "FeatureProvider",
+    "as_provider",
+    "feature_major",
+    "per_trace_names",
+    "vectorized",
+]
+
+
+def _default_variable(problem: Problem) -> str:
+    traces = problem.trace_outputs
+    if len(traces) == 1:
+        return traces[0]
+    if not traces and problem.has_spikes:
+        return SPIKES
+    raise ProblemError(
+        f"features: with several outputs {sorted(problem.outputs)}, give a dict "
+        f"{{output_var: [functions]}} so that each function knows which output it reads"
+    )
+
+
+def as_provider(features: Any, problem: Problem) -> FeatureProvider:
+    """Turn what the user passed as ``features=`` into a provider bound to ``problem``.
+
+    Accepted: a :class:`FeatureProvider`; a list of callables (applied to the single observed
+    output); a dict ``{output_var: [callables or providers]}``; a list mixing providers and
+    callables; a brian2modelfitting ``Metric``.
+    """
+    provider = _convert(features, problem)
+    return provider.bind(problem)
+
+
+def _convert(features: Any, problem: Problem) -> FeatureProvider:
+    if isinstance(features, FeatureProvider):
+        return features
+    from .metrics import is_metric, metric_provider
+
+    if is_metric(features):
+        return metric_provider(features)
+    if features is None:
+        from .raw import RawTraces
+
+        return RawTraces()
+    if isinstance(features, Mapping):
+        parts = []
+        for var, funcs in features.items():
+            if var not in problem.outputs:
+                raise ProblemError(
+                    f"features: {var!r} is not an observed output; outputs are "
+                    f"{sorted(problem.outputs)}"
+                )
+            funcs = [funcs] if callable(funcs) else list(funcs)
+            parts.append(CallableFeatures(var, funcs))
+        if not parts:
+            raise ProblemError("features: the dict is empty")
+        return parts[0] if len(parts) == 1 else CombinedFeatures(parts)
+    if callable(features):
+        features = [features]
+    if isinstance(features, Sequence) and not isinstance(features, str):
+        providers: list[FeatureProvider] = []
+        funcs: list[Callable] = []
+        for k, item in enumerate(features):
+            if isinstance(item, FeatureProvider):
+                providers.append(item)
+            elif is_metric(item):
+                providers.append(metric_provider(item))
+            elif callable(item):
+                funcs.append(item)
+            else:
+                raise ProblemError(
+                    f"features[{k}]: expected a callable, a FeatureProvider or a Metric, "
+                    f"got {item!r}"
+                )
+        if not providers and not funcs:
+            raise ProblemError("features: the list is empty")
+        if funcs:
+            providers.insert(0, CallableFeatures(_default_variable(problem), funcs))
+        return providers[0] if len(providers) == 1 else CombinedFeatures(providers)
+    raise ProblemError(
+        f"features: expected a list of callables, a dict {{output_var: [callables]}}, a "
+        f"FeatureProvider, a brian2modelfitting Metric or None, got {features!r}"
+    )

@@ -1,0 +1,98 @@
+"""The feature-provider protocol and composition of providers.
+
+A provider turns a :class:`~brian2modelfitting_sbi.simulation.SimulationResult` into an array
+``(n_samples, n_features)``. Per-trace features are laid out feature-major: column
+``f * n_traces + k`` holds feature ``f`` of stimulus ``k``; :meth:`FeatureProvider.names`
+spells that order out (``"v.mean[0]"``, ``"v.mean[1]"``, ...).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+
+import numpy as np
+
+from ..simulation.network import Recording
+from ..simulation.result import SimulationResult
+
+
+class FeatureProvider(ABC):
+    """Maps simulation results to summary features.
+
+    Subclasses implement :meth:`recording`, :meth:`names` and :meth:`compute`. Providers must
+    be picklable with cloudpickle, since they travel to the worker that ran the simulation.
+    """
+
+    @abstractmethod
+    def recording(self) -> Recording:
+        """What the simulation must record for these features."""
+
+    @abstractmethod
+    def names(self, n_traces: int) -> list[str]:
+        """Feature names in column order, for ``n_traces`` stimuli."""
+
+    @abstractmethod
+    def compute(self, result: SimulationResult) -> np.ndarray:
+        """Features of every sample: float array ``(result.n_samples, n_features)``."""
+
+    def bind(self, problem) -> FeatureProvider:  # noqa: ANN001 - avoid an import cycle
+        """Check the provider against a problem before anything runs; returns ``self``.
+
+        Subclasses raise :class:`~brian2modelfitting_sbi.problem.ProblemError` for features
+        that ask for variables the problem does not observe.
+        """
+        from ..problem import ProblemError
+
+        rec = self.recording()
+        for var in rec.variables:
+            if var not in problem.outputs:
+                raise ProblemError(
+                    f"features: {type(self).__name__} needs the variable {var!r}, but the observed "
+                    f"outputs are {sorted(problem.outputs)}"
+                )
+        if rec.spikes and not problem.has_spikes and problem.threshold is None:
+            raise ProblemError(
+                f"features: {type(self).__name__} needs spikes; give threshold= (and reset=) "
+                f"so that the model spikes"
+            )
+        return self
+
+    def __add__(self, other: FeatureProvider) -> FeatureProvider:
+        return CombinedFeatures([self, other])
+
+
+def feature_major(values: np.ndarray) -> np.ndarray:
+    """``(n_samples, n_traces, n_features)`` → ``(n_samples, n_features * n_traces)``."""
+    n, k, f = values.shape
+    return values.transpose(0, 2, 1).reshape(n, f * k)
+
+
+def per_trace_names(prefix: str, feature_names: Sequence[str], n_traces: int) -> list[str]:
+    """Names in feature-major order: ``prefix.feature[trace]``."""
+    return [f"{prefix}.{f}[{k}]" for f in feature_names for k in range(n_traces)]
+
+
+class CombinedFeatures(FeatureProvider):
+    """Several providers side by side; columns are concatenated in the given order."""
+
+    def __init__(self, providers: Sequence[FeatureProvider]) -> None:
+        flat: list[FeatureProvider] = []
+        for p in providers:
+            flat.extend(p.providers if isinstance(p, CombinedFeatures) else [p])
+        self.providers = flat
+
+    def recording(self) -> Recording:
+        recs = [p.recording() for p in self.providers]
+        variables = tuple(dict.fromkeys(v for r in recs for v in r.variables))
+        return Recording(variables, any(r.spikes for r in recs))
+
+    def names(self, n_traces: int) -> list[str]:
+        return [n for p in self.providers for n in p.names(n_traces)]
+
+    def compute(self, result: SimulationResult) -> np.ndarray:
+        return np.concatenate([p.compute(result) for p in self.providers], axis=1)
+
+    def bind(self, problem) -> FeatureProvider:  # noqa: ANN001
+        self.providers = [p.bind(problem) for p in self.providers]
+        return self

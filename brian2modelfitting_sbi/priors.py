@@ -1,0 +1,147 @@
+"""Parameter space: names, units and bounds; conversions between quantities and arrays.
+
+The box given by the bounds is the default (uniform) prior. Values travel as plain float arrays
+in SI units ``(n, d)`` between modules; Brian 2 quantities exist only at the user-facing edge
+and float32 tensors only at the boundary to torch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from brian2 import Quantity, get_unit
+from brian2.units.fundamentalunits import get_dimensions
+
+from .problem import Problem, ProblemError
+
+
+@dataclass(frozen=True)
+class ParameterSpace:
+    """Inferred parameters with their units and prior bounds.
+
+    Parameters
+    ----------
+    names : list of str
+        Parameter names, in the column order of every ``theta`` array.
+    units : list of brian2 Unit
+        The unit of each parameter.
+    lower, upper : numpy.ndarray
+        Bounds in SI units (plain floats), shape ``(d,)``.
+    """
+
+    names: list[str]
+    units: list[Any]
+    lower: np.ndarray
+    upper: np.ndarray
+
+    @property
+    def dim(self) -> int:
+        """Number of parameters."""
+        return len(self.names)
+
+    @property
+    def width(self) -> np.ndarray:
+        """Width of the prior box in SI units."""
+        return self.upper - self.lower
+
+    @classmethod
+    def from_bounds(cls, problem: Problem, bounds: Mapping[str, Sequence[Quantity]]) -> ParameterSpace:
+        """Validate ``name=[lower, upper]`` bounds against the model's parameters."""
+        allowed = problem.parameter_names
+        if not bounds:
+            raise ProblemError(
+                f"bounds: give a [lower, upper] range for each parameter to infer, "
+                f"e.g. {allowed[0] if allowed else 'gL'}=[1*nS, 100*nS]; model parameters: {allowed}"
+            )
+        unknown = sorted(set(bounds) - set(allowed))
+        if unknown:
+            raise ProblemError(
+                f"bounds: {unknown} are not parameters of the model; the model's parameters are "
+                f"{allowed} (declare a parameter in the equations as e.g. 'gL : siemens (constant)')"
+            )
+        missing = sorted(set(allowed) - set(bounds))
+        if missing:
+            raise ProblemError(
+                f"bounds: no range given for the model parameters {missing}; give name=[lower, "
+                f"upper] for each, or fix them in param_init or the equations"
+            )
+        names = sorted(bounds)
+        units, lower, upper = [], [], []
+        for name in names:
+            value = bounds[name]
+            unit = problem.parameter_unit(name)
+            if not isinstance(value, Sequence | np.ndarray | Quantity) or len(value) != 2:
+                raise ProblemError(
+                    f"bounds[{name!r}]: expected [lower, upper] in {unit}, got {value!r}"
+                )
+            for end in value:
+                if get_dimensions(end) != get_dimensions(unit):
+                    raise ProblemError(
+                        f"bounds[{name!r}]: expected values in units of {unit}, got {value!r}"
+                    )
+            lo, hi = (float(end) for end in value)
+            if not lo < hi:
+                raise ProblemError(f"bounds[{name!r}]: lower must be < upper, got {value!r}")
+            units.append(unit)
+            lower.append(lo)
+            upper.append(hi)
+        return cls(names, units, np.array(lower), np.array(upper))
+
+    # ------------------------------------------------------------------ conversions
+    def to_quantities(self, theta: np.ndarray) -> dict[str, Quantity]:
+        """``(n, d)`` or ``(d,)`` SI floats → dict name → Quantity (array or scalar)."""
+        theta = np.asarray(theta, dtype=float)
+        return {
+            name: Quantity(theta[..., j], dim=get_dimensions(unit))
+            for j, (name, unit) in enumerate(zip(self.names, self.units, strict=True))
+        }
+
+    def to_array(self, params: Mapping[str, Any]) -> np.ndarray:
+        """dict name → Quantity (scalars or arrays) → SI float array ``(n, d)`` or ``(d,)``."""
+        missing = sorted(set(self.names) - set(params))
+        if missing:
+            raise ProblemError(f"params: missing values for {missing}")
+        cols = []
+        for name, unit in zip(self.names, self.units, strict=True):
+            value = params[name]
+            if get_dimensions(value) != get_dimensions(unit):
+                raise ProblemError(f"params[{name!r}]: expected units of {unit}, got {value!r}")
+            cols.append(np.asarray(value, dtype=float))
+        return np.stack(cols, axis=-1)
+
+    def label(self, j: int) -> str:
+        """Axis label ``name [unit]`` for parameter ``j``."""
+        return f"{self.names[j]} [{self.units[j]}]"
+
+    def display_unit(self, j: int) -> Any:
+        """A readable unit for parameter ``j``, chosen from the middle of the prior box."""
+        mid = Quantity(0.5 * (self.lower[j] + self.upper[j]), dim=get_dimensions(self.units[j]))
+        return get_unit(mid.dim) if mid == 0 else mid.get_best_unit()
+
+    # ------------------------------------------------------------------ torch
+    def prior(self, device: str = "cpu") -> torch.distributions.Distribution:
+        """The uniform box prior on the SI-scaled parameters, as an sbi-ready distribution."""
+        from sbi.utils import BoxUniform
+
+        return BoxUniform(
+            low=torch.as_tensor(self.lower, dtype=torch.float32),
+            high=torch.as_tensor(self.upper, dtype=torch.float32),
+            device=device,
+        )
+
+    def sample_prior(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """Draw ``n`` parameter sets from the box with numpy (reproducible with a seed)."""
+        return self.lower + rng.random((n, self.dim)) * self.width
+
+    def to_json(self) -> dict:
+        """Plain-data description (for saving)."""
+        return {
+            "names": self.names,
+            "units": [repr(u) for u in self.units],
+            "lower": self.lower.tolist(),
+            "upper": self.upper.tolist(),
+        }
