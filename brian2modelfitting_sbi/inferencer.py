@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import concurrent.futures as cf
-import logging
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,8 +19,6 @@ from .priors import ParameterSpace
 from .problem import Problem, ProblemError
 from .simulation import ChunkTask, SimulationResult, default_chunk_size, simulate_features
 from .training import torch_threads
-
-logger = logging.getLogger(__name__)
 
 _INVALID_POLICIES = ("drop", "keep")
 
@@ -87,17 +84,30 @@ class Inferencer:
         target: str | None = None,
     ) -> None:
         self.problem = Problem.from_arguments(
-            model, input_var=input_var, input=input, output_var=output_var, output=output,
-            dt=dt, method=method, threshold=threshold, reset=reset, refractory=refractory,
-            param_init=param_init, namespace=namespace, level=1,
+            model,
+            input_var=input_var,
+            input=input,
+            output_var=output_var,
+            output=output,
+            dt=dt,
+            method=method,
+            threshold=threshold,
+            reset=reset,
+            refractory=refractory,
+            param_init=param_init,
+            namespace=namespace,
+            level=1,
         )
         self.features = as_provider(features, self.problem)
         self.target = target
         observed = SimulationResult.from_observed(self.problem)
         self.x_o = np.asarray(self.features.compute(observed), dtype=float)
         if not np.all(np.isfinite(self.x_o)):
-            bad = [n for n, v in zip(self.feature_names, self.x_o[0], strict=True)
-                   if not np.isfinite(v)]
+            bad = [
+                n
+                for n, v in zip(self.feature_names, self.x_o[0], strict=True)
+                if not np.isfinite(v)
+            ]
             raise ProblemError(
                 f"features: the observed data give non-finite values for {bad}; choose features "
                 f"defined for the recordings (e.g. no spike-based feature without spikes)"
@@ -108,6 +118,8 @@ class Inferencer:
         self.rounds: list[Round] = []
         self.theta = np.empty((0, 0))
         self.x = np.empty((0, self.x_o.shape[1]))
+        self._proposals: list[Any] = []
+        self._appended = 0
 
     # ------------------------------------------------------------------ properties
     @property
@@ -136,10 +148,18 @@ class Inferencer:
         progress: bool = True,
         device: str = "cpu",
         threads: int | None = 1,
-        backend_options: dict[str, Any] | None = None,
+        estimator: str | None = None,
+        estimator_options: dict[str, Any] | None = None,
+        embedding_net: torch.nn.Module | None = None,
+        training: dict[str, Any] | None = None,
+        sampling: dict[str, Any] | None = None,
         **bounds: Sequence[Quantity],
     ) -> Any:
         """Simulate, train and return the posterior at the observed data.
+
+        Equivalent to :meth:`set_bounds`, then ``n_rounds`` times :meth:`simulate`,
+        :meth:`train` and :meth:`build_posterior`. Calling it again continues from the current
+        posterior (the next round draws from it) unless ``restart=True``.
 
         Parameters
         ----------
@@ -155,23 +175,16 @@ class Inferencer:
             Makes prior draws, Brian 2 noise and training reproducible.
         restart : bool
             Forget earlier rounds and start from the prior.
-        chunk_size : int, optional
-            Parameter sets simulated at once (default: from a memory budget).
-        n_jobs : int, optional
-            Simulate in a local pool of this many processes.
-        executor : concurrent.futures.Executor, optional
-            Where to run simulation chunks (a Dask client's executor works too).
+        chunk_size, n_jobs, executor, progress
+            Simulation settings, see :meth:`simulate`.
         invalid : {'drop', 'keep'}
             What to do with simulations whose features are NaN or infinite.
-        progress : bool
-            Show a progress bar over simulations.
         device : str
             Torch device for training.
         threads : int or None
             Torch threads while training and sampling (None: leave torch's setting).
-        backend_options : dict, optional
-            Passed to the backend: ``estimator``, ``estimator_options``, ``embedding_net``,
-            ``training``, ``sampling``.
+        estimator, estimator_options, embedding_net, training, sampling
+            Passed to the backend, see :meth:`train`.
         **bounds
             ``name=[lower, upper]`` with units, for every parameter to infer.
 
@@ -180,81 +193,235 @@ class Inferencer:
         posterior
             The sbi posterior at the observed features (also ``self.posterior``).
         """
-        if isinstance(n_samples, bool) or not isinstance(n_samples, int | np.integer) or n_samples < 1:
-            raise ProblemError(f"n_samples: expected an integer >= 1, got {n_samples!r}")
-        if isinstance(n_rounds, bool) or not isinstance(n_rounds, int | np.integer) or n_rounds < 1:
-            raise ProblemError(f"n_rounds: expected an integer >= 1, got {n_rounds!r}")
+        _check_count("n_samples", n_samples)
+        _check_count("n_rounds", n_rounds)
         if invalid not in _INVALID_POLICIES:
             raise ProblemError(f"invalid: expected one of {_INVALID_POLICIES}, got {invalid!r}")
+        get_backend(backend)  # unknown names fail before anything runs
+        if restart or self.space is None or bounds:
+            self.set_bounds(restart=restart, **bounds)
+        for r in range(n_rounds):
+            round_seed = None if seed is None else seed + 1000 * (len(self.rounds) + r)
+            self.simulate(
+                n_samples,
+                seed=round_seed,
+                chunk_size=chunk_size,
+                n_jobs=n_jobs,
+                executor=executor,
+                progress=progress,
+                threads=threads,
+            )
+            self.train(
+                backend,
+                device=device,
+                threads=threads,
+                invalid=invalid,
+                seed=round_seed,
+                estimator=estimator,
+                estimator_options=estimator_options,
+                embedding_net=embedding_net,
+                training=training,
+                sampling=sampling,
+            )
+            self.build_posterior(threads=threads)
+        return self.posterior
+
+    def set_bounds(self, restart: bool = False, **bounds: Sequence[Quantity]) -> ParameterSpace:
+        """Set the prior box; a new box (or ``restart``) forgets simulations and posterior."""
+        space = ParameterSpace.from_bounds(self.problem, bounds)
+        if restart or space != self.space:
+            self.space = space
+            self.backend = None
+            self.posterior = None
+            self.rounds = []
+            self.theta = np.empty((0, space.dim))
+            self.x = np.empty((0, self.x_o.shape[1]))
+            self._proposals: list[Any] = []
+            self._appended = 0
+        return space
+
+    def simulate(
+        self,
+        n_samples: int,
+        *,
+        seed: int | None = None,
+        chunk_size: int | None = None,
+        n_jobs: int | None = None,
+        executor: cf.Executor | None = None,
+        progress: bool = True,
+        threads: int | None = 1,
+        **bounds: Sequence[Quantity],
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Run one round of simulations from the current proposal and keep its features.
+
+        The proposal is the prior (the box of bounds) before any posterior exists, else the
+        current posterior at the observed data.
+
+        Parameters
+        ----------
+        n_samples : int
+            Number of parameter sets to simulate.
+        seed : int, optional
+            Seed of the parameter draws and of Brian 2's random numbers.
+        chunk_size : int, optional
+            Parameter sets simulated at once (default: from a memory budget).
+        n_jobs : int, optional
+            Simulate in a local pool of this many processes.
+        executor : concurrent.futures.Executor, optional
+            Where to run simulation chunks (a Dask client's executor works too).
+        progress : bool
+            Show a progress bar over simulations.
+        threads : int or None
+            Torch threads while drawing from a posterior proposal.
+        **bounds
+            Prior bounds, if not set before.
+
+        Returns
+        -------
+        theta, x : numpy.ndarray
+            This round's parameters (SI floats) and features (NaN rows included).
+        """
+        _check_count("n_samples", n_samples)
         if n_jobs is not None and executor is not None:
             raise ProblemError("n_jobs/executor: give one or the other, not both")
-        backend_cls = get_backend(backend)
-        space = ParameterSpace.from_bounds(self.problem, bounds)
-        if restart or self.backend is None or space != self.space or not isinstance(
-            self.backend, backend_cls
-        ):
-            self._start(space, backend_cls, device, backend_options or {}, threads)
+        if bounds or self.space is None:
+            self.set_bounds(**bounds)
+        proposal = self.posterior
+        if proposal is None:
+            theta = self.space.sample_prior(n_samples, np.random.default_rng(seed))
+        else:
+            if seed is not None:
+                torch.manual_seed(seed)
+            with torch_threads(threads):
+                theta = proposal.sample((n_samples,), show_progress_bars=False).double().numpy()
         recording = self.features.recording()
         size = chunk_size or default_chunk_size(self.problem, recording, n_samples)
-        task = ChunkTask(self.problem, tuple(space.names), int(size), recording, self.target,
-                         cloudpickle.dumps(self.features))
+        task = ChunkTask(
+            self.problem,
+            tuple(self.space.names),
+            int(size),
+            recording,
+            self.target,
+            cloudpickle.dumps(self.features),
+        )
         own_pool = None
         if n_jobs is not None and n_jobs > 1:
             own_pool = executor = cf.ProcessPoolExecutor(n_jobs)
         try:
-            for _ in range(n_rounds):
-                self._round(task, n_samples, seed, executor, invalid, progress, threads)
+            x = simulate_features(task, theta, executor=executor, seed=seed, progress=progress)
         finally:
             if own_pool is not None:
                 own_pool.shutdown()
-        return self.posterior
-
-    def _start(self, space: ParameterSpace, backend_cls: type, device: str,
-               options: dict[str, Any], threads: int | None) -> None:
-        self.space = space
-        with torch_threads(threads):
-            self.backend = backend_cls(space.prior(device), device, **options)
-        self.posterior = None
-        self.rounds = []
-        self.theta = np.empty((0, space.dim))
-        self.x = np.empty((0, self.x_o.shape[1]))
-
-    def _round(self, task: ChunkTask, n: int, seed: int | None, executor: cf.Executor | None,
-               invalid: str, progress: bool, threads: int | None) -> None:
-        index = len(self.rounds)
-        round_seed = None if seed is None else seed + 1000 * index
-        proposal = self.posterior
-        if proposal is None:
-            theta = self.space.sample_prior(n, np.random.default_rng(round_seed))
-        else:
-            if round_seed is not None:
-                torch.manual_seed(round_seed)
-            with torch_threads(threads):
-                theta = proposal.sample((n,), show_progress_bars=False).double().numpy()
-        x = simulate_features(task, theta, executor=executor, seed=round_seed, progress=progress)
         valid = np.all(np.isfinite(x), axis=1)
-        self.rounds.append(self._report(index, theta, valid))
+        self.rounds.append(self._report(len(self.rounds), theta, valid))
+        self._proposals.append(proposal)
         self.theta = np.concatenate([self.theta, theta])
         self.x = np.concatenate([self.x, x])
-        if invalid == "drop":
-            theta, x = theta[valid], x[valid]
-        if len(theta) == 0:
-            raise RuntimeError(
-                f"round {index + 1}: all {n} simulations gave invalid (NaN/inf) features; "
-                f"check the bounds and the features"
-            )
-        if round_seed is not None:
-            torch.manual_seed(round_seed)
+        return theta, x
+
+    def train(
+        self,
+        backend: str | type = "snpe",
+        *,
+        device: str = "cpu",
+        threads: int | None = 1,
+        invalid: str = "drop",
+        seed: int | None = None,
+        estimator: str | None = None,
+        estimator_options: dict[str, Any] | None = None,
+        embedding_net: torch.nn.Module | None = None,
+        training: dict[str, Any] | None = None,
+        sampling: dict[str, Any] | None = None,
+    ) -> Any:
+        """Train the backend on every round simulated so far.
+
+        A backend of another kind than the current one is created afresh and trained on all
+        stored rounds, so one set of simulations can train SNPE, SNLE and SNRE in turn.
+
+        Parameters
+        ----------
+        backend : str or class
+            Registered backend name or backend class.
+        device : str
+            Torch device.
+        threads : int or None
+            Torch threads during training.
+        invalid : {'drop', 'keep'}
+            Leave out (default) or keep simulations with NaN/inf features.
+        seed : int, optional
+            Seed of the network initialisation and training batches.
+        estimator : str, optional
+            Network type (e.g. ``'maf'``, ``'nsf'``, ``'mdn'``; ``'resnet'`` for SNRE).
+        estimator_options : dict, optional
+            Builder options (``hidden_features``, ``num_transforms``, ...).
+        embedding_net : torch.nn.Module, optional
+            Embedding of x; the feature provider's default (if any) when None.
+        training : dict, optional
+            Training settings overriding the defaults (see :mod:`~brian2modelfitting_sbi.training`).
+        sampling : dict, optional
+            Posterior settings overriding the defaults.
+
+        Returns
+        -------
+        backend
+            The trained backend (also ``self.backend``).
+        """
+        if invalid not in _INVALID_POLICIES:
+            raise ProblemError(f"invalid: expected one of {_INVALID_POLICIES}, got {invalid!r}")
+        if not self.rounds:
+            raise RuntimeError("no simulations yet: call simulate() (or infer()) first")
+        cls = get_backend(backend)
+        if seed is not None:
+            torch.manual_seed(seed)
         with torch_threads(threads):
-            self.backend.append_simulations(
-                torch.as_tensor(theta, dtype=torch.float32),
-                torch.as_tensor(x, dtype=torch.float32),
-                proposal,
-            )
+            if self.backend is None or type(self.backend) is not cls:
+                if embedding_net is None:
+                    embedding_net = self.features.default_embedding_net(self.x_o.shape[1])
+                options = {
+                    k: v
+                    for k, v in dict(
+                        estimator=estimator,
+                        estimator_options=estimator_options,
+                        embedding_net=embedding_net,
+                        training=training,
+                        sampling=sampling,
+                    ).items()
+                    if v is not None
+                }
+                self.backend = cls(self.space.prior(device), device, **options)
+                self._appended = 0
+            start = 0
+            for r, info in enumerate(self.rounds):
+                stop = start + info.n_simulations
+                if r >= self._appended:
+                    theta, x = self.theta[start:stop], self.x[start:stop]
+                    if invalid == "drop":
+                        keep = np.all(np.isfinite(x), axis=1)
+                        theta, x = theta[keep], x[keep]
+                    if len(theta) == 0:
+                        raise RuntimeError(
+                            f"round {r + 1}: all {info.n_simulations} simulations gave invalid "
+                            f"(NaN/inf) features; check the bounds and the features"
+                        )
+                    self.backend.append_simulations(
+                        torch.as_tensor(theta, dtype=torch.float32),
+                        torch.as_tensor(x, dtype=torch.float32),
+                        self._proposals[r],
+                    )
+                start = stop
+            self._appended = len(self.rounds)
             self.backend.train()
+        return self.backend
+
+    def build_posterior(self, threads: int | None = 1) -> Any:
+        """Build the posterior of the trained backend at the observed features."""
+        if self.backend is None:
+            raise RuntimeError("no trained backend yet: call train() (or infer()) first")
+        with torch_threads(threads):
             self.posterior = self.backend.build_posterior(
                 torch.as_tensor(self.x_o, dtype=torch.float32)
             )
+        return self.posterior
 
     def _report(self, index: int, theta: np.ndarray, valid: np.ndarray) -> Round:
         bad = theta[~valid]
@@ -268,7 +435,7 @@ class Inferencer:
                 f"round {index + 1}: {len(bad)} of {len(theta)} simulations gave NaN/inf "
                 f"features ({where})",
                 RuntimeWarning,
-                stacklevel=4,
+                stacklevel=3,
             )
         return Round(index + 1, len(theta), len(bad), ranges)
 
@@ -289,3 +456,8 @@ class Inferencer:
     def sample(self, n: int, seed: int | None = None) -> dict[str, Quantity]:
         """``n`` posterior samples as a dict name → Quantity array."""
         return self.space.to_quantities(self.sample_array(n, seed))
+
+
+def _check_count(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+        raise ProblemError(f"{name}: expected an integer >= 1, got {value!r}")

@@ -49,19 +49,23 @@ class ParameterSpace:
         return self.upper - self.lower
 
     @classmethod
-    def from_bounds(cls, problem: Problem, bounds: Mapping[str, Sequence[Quantity]]) -> ParameterSpace:
+    def from_bounds(
+        cls, problem: Problem, bounds: Mapping[str, Sequence[Quantity]]
+    ) -> ParameterSpace:
         """Validate ``name=[lower, upper]`` bounds against the model's parameters."""
         allowed = problem.parameter_names
         if not bounds:
             raise ProblemError(
                 f"bounds: give a [lower, upper] range for each parameter to infer, "
-                f"e.g. {allowed[0] if allowed else 'gL'}=[1*nS, 100*nS]; model parameters: {allowed}"
+                f"e.g. {allowed[0] if allowed else 'gL'}=[1*nS, 100*nS]; "
+                f"model parameters: {allowed}"
             )
         unknown = sorted(set(bounds) - set(allowed))
         if unknown:
             raise ProblemError(
                 f"bounds: {unknown} are not parameters of the model; the model's parameters are "
-                f"{allowed} (declare a parameter in the equations as e.g. 'gL : siemens (constant)')"
+                f"{allowed} (declare a parameter in the equations as e.g. "
+                f"'gL : siemens (constant)')"
             )
         missing = sorted(set(allowed) - set(bounds))
         if missing:

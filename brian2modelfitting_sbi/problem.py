@@ -1,9 +1,10 @@
 """Validation of the fitter-style arguments into one plain, picklable description.
 
 Everything a worker process needs to rebuild the simulation lives in :class:`Problem`:
-equations (a picklable Brian 2 ``Equations``), input and observed output arrays as plain floats in SI units next to their
-Brian 2 units, dt, integration method, threshold/reset/refractory and the external namespace.
-Every user mistake is caught here, before anything is simulated.
+equations (a picklable Brian 2 ``Equations``), input and observed output arrays as plain
+floats in SI units next to their Brian 2 units, dt, integration method,
+threshold/reset/refractory and the external namespace. Every user mistake is caught here,
+before anything is simulated.
 """
 
 from __future__ import annotations
@@ -43,13 +44,17 @@ def _as_trace_array(name: str, value: Any) -> tuple[np.ndarray, Any]:
     """Return (2-D float array in SI units, Brian unit) for an input or output argument."""
     if isinstance(value, Sequence) and not isinstance(value, str | Quantity):
         if len(value) == 0:
-            raise ProblemError(f"{name}: expected a 2-D array (n_traces, n_steps), got an empty list")
+            raise ProblemError(
+                f"{name}: expected a 2-D array (n_traces, n_steps), got an empty list"
+            )
         dims = {get_dimensions(v) for v in value}
         if len(dims) > 1:
             raise ProblemError(f"{name}: all traces must have the same units, got {dims}")
         lengths = {np.shape(v) for v in value}
         if len(lengths) > 1:
-            raise ProblemError(f"{name}: all traces must have the same length, got shapes {lengths}")
+            raise ProblemError(
+                f"{name}: all traces must have the same length, got shapes {lengths}"
+            )
         value = Quantity(np.asarray([np.asarray(v) for v in value]), dim=dims.pop())
     arr = np.asarray(value, dtype=float)
     if arr.ndim == 1:
@@ -282,8 +287,7 @@ class Problem:
                 )
             if get_dimensions(unit) != eqs[name].dim:
                 raise ProblemError(
-                    f"output[{name!r}]: expected units of {get_unit(eqs[name].dim)}, "
-                    f"got {unit}"
+                    f"output[{name!r}]: expected units of {get_unit(eqs[name].dim)}, got {unit}"
                 )
             outputs[name], output_units[name] = arr, get_unit(eqs[name].dim)
 
@@ -314,7 +318,9 @@ class Problem:
         for name in sorted(external):
             if name in local:
                 resolved[name] = local[name]
-            elif not (name in DEFAULT_UNITS or name in DEFAULT_FUNCTIONS or name in DEFAULT_CONSTANTS):
+            elif not (
+                name in DEFAULT_UNITS or name in DEFAULT_FUNCTIONS or name in DEFAULT_CONSTANTS
+            ):
                 missing.append(name)
         if missing:
             raise ProblemError(
@@ -336,4 +342,3 @@ class Problem:
             param_init=init,
             namespace=resolved,
         )
-

@@ -30,8 +30,12 @@ def default_sampling_options(backend: str) -> dict[str, Any]:
         return {
             "sample_with": "mcmc",
             "mcmc_method": "slice_np_vectorized",
-            "mcmc_parameters": {"num_chains": 20, "thin": 1, "warmup_steps": 50,
-                                "init_strategy": "resample"},
+            "mcmc_parameters": {
+                "num_chains": 20,
+                "thin": 1,
+                "warmup_steps": 50,
+                "init_strategy": "resample",
+            },
         }
     return {}
 

@@ -73,9 +73,7 @@ class SbiBackend(InferenceBackend):
         kwargs = dict(self.estimator_options)
         if self.embedding_net is not None:
             if self.embedding_argument is None:
-                raise ValueError(
-                    f"{type(self).__name__} does not take an embedding net for x"
-                )
+                raise ValueError(f"{type(self).__name__} does not take an embedding net for x")
             kwargs[self.embedding_argument] = self.embedding_net
         return getattr(nets, self.builder_name)(model=self.estimator, **kwargs)
 
@@ -83,8 +81,12 @@ class SbiBackend(InferenceBackend):
         import sbi.inference as inference
 
         cls = getattr(inference, self.trainer_name)
-        return cls(prior=self.prior, device=self.device, show_progress_bars=False,
-                   **{self.trainer_argument: self._builder()})
+        return cls(
+            prior=self.prior,
+            device=self.device,
+            show_progress_bars=False,
+            **{self.trainer_argument: self._builder()},
+        )
 
     trainer_argument: ClassVar[str] = "density_estimator"
 

@@ -38,8 +38,9 @@ class InferenceBackend(ABC):
     #: further per-observation computation.
     amortized: ClassVar[bool] = False
 
-    def __init__(self, prior: torch.distributions.Distribution, device: str = "cpu",
-                 **options: Any) -> None:
+    def __init__(
+        self, prior: torch.distributions.Distribution, device: str = "cpu", **options: Any
+    ) -> None:
         self.prior = prior
         self.device = device
         self.options = options

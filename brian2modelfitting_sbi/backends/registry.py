@@ -55,7 +55,7 @@ def _entry_points() -> dict[str, EntryPoint]:
     return found
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _load(key: str) -> Any:
     return _entry_points()[key].load()
 
@@ -86,9 +86,7 @@ def get_backend(name: str | type) -> type:
     if isinstance(name, type):
         return name
     if not isinstance(name, str):
-        raise UnknownBackendError(
-            f"backend: expected a backend name or class, got {name!r}"
-        )
+        raise UnknownBackendError(f"backend: expected a backend name or class, got {name!r}")
     key = name.lower()
     eps = _entry_points()
     if key not in eps:

@@ -36,6 +36,10 @@ class FeatureProvider(ABC):
     def compute(self, result: SimulationResult) -> np.ndarray:
         """Features of every sample: float array ``(result.n_samples, n_features)``."""
 
+    def default_embedding_net(self, n_features: int):  # noqa: ANN201 - torch is imported lazily
+        """An embedding net that learns from these features, or None (features used as is)."""
+        return None
+
     def bind(self, problem) -> FeatureProvider:  # noqa: ANN001 - avoid an import cycle
         """Check the provider against a problem before anything runs; returns ``self``.
 

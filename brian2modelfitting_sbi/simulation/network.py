@@ -161,7 +161,13 @@ class ChunkSimulator:
             neuron = idx[keep].astype(int)
             times = np.asarray(self.spike_monitor.t_)[keep]
         return SimulationResult(
-            traces, units, self.problem.dt, m, n_traces, neuron, times,
+            traces,
+            units,
+            self.problem.dt,
+            m,
+            n_traces,
+            neuron,
+            times,
             {"duration": self.problem.duration},
         )
 

@@ -83,7 +83,9 @@ class SimulationResult:
             remap[samples] = np.arange(len(samples))
             src_sample = self.spike_neuron // self.n_traces
             keep = remap[src_sample] >= 0
-            neuron = remap[src_sample[keep]] * self.n_traces + self.spike_neuron[keep] % self.n_traces
+            neuron = (
+                remap[src_sample[keep]] * self.n_traces + self.spike_neuron[keep] % self.n_traces
+            )
             times = self.spike_times[keep]
         return SimulationResult(
             traces, self.units, self.dt, len(samples), self.n_traces, neuron, times, dict(self.meta)
@@ -104,6 +106,12 @@ class SimulationResult:
             neuron = np.concatenate([np.full(len(tr), k, dtype=int) for k, tr in enumerate(trains)])
             times = np.concatenate([np.asarray(tr, dtype=float) for tr in trains])
         return cls(
-            traces, units, problem.dt, 1, problem.n_traces, neuron, times,
+            traces,
+            units,
+            problem.dt,
+            1,
+            problem.n_traces,
+            neuron,
+            times,
             {"duration": problem.duration},
         )

@@ -23,8 +23,9 @@ DEFAULT_CHUNK_BYTES = 256 * 2**20
 MAX_CHUNK_SIZE = 2000
 
 
-def default_chunk_size(problem: Problem, recording: Recording, n_samples: int,
-                       memory_budget: int = DEFAULT_CHUNK_BYTES) -> int:
+def default_chunk_size(
+    problem: Problem, recording: Recording, n_samples: int, memory_budget: int = DEFAULT_CHUNK_BYTES
+) -> int:
     """Largest chunk whose recorded traces fit ``memory_budget`` (at least 1).
 
     Brian's monitors hold float64 values and the feature code may make about one temporary
@@ -46,11 +47,14 @@ class ChunkTask:
     features: bytes  # cloudpickled FeatureProvider (user lambdas survive the trip)
 
 
-def run_chunk(task: ChunkTask, start: int, theta: np.ndarray, seed: int | None) -> tuple[int, np.ndarray]:
+def run_chunk(
+    task: ChunkTask, start: int, theta: np.ndarray, seed: int | None
+) -> tuple[int, np.ndarray]:
     """Simulate one chunk and return ``(start, features)``; runs in the worker."""
     provider = cloudpickle.loads(task.features)
-    sim = get_simulator(task.problem, task.parameter_names, task.chunk_size, task.recording,
-                        task.target)
+    sim = get_simulator(
+        task.problem, task.parameter_names, task.chunk_size, task.recording, task.target
+    )
     result = sim.run(theta, seed=seed)
     x = np.asarray(provider.compute(result), dtype=float)
     if x.shape[0] != len(theta):
@@ -126,7 +130,9 @@ def simulate_features(
                 out = _place(out, start, known, n)
                 bar.update(stop - start)
                 continue
-            fut = executor.submit(run_chunk, task, start, theta[start:stop], chunk_seed(seed, start))
+            fut = executor.submit(
+                run_chunk, task, start, theta[start:stop], chunk_seed(seed, start)
+            )
             futures[fut] = (start, stop)
         for fut in cf.as_completed(futures):
             start, x = fut.result()
