@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures as cf
+import os
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -14,13 +15,29 @@ import torch
 from brian2 import Quantity
 
 from .backends import get_backend
+from .diagnostics import warn_if_outside
 from .features import as_provider
+from .features.embedding import check_backend_features, learned_features
 from .priors import ParameterSpace
 from .problem import Problem, ProblemError
-from .simulation import ChunkTask, SimulationResult, default_chunk_size, simulate_features
+from .results import draw
+from .simulation import (
+    ChunkTask,
+    SimulationResult,
+    SimulationStore,
+    apply_invalid,
+    check_invalid,
+    chunk_executor,
+    default_chunk_size,
+    describe_invalid,
+    n_workers,
+    resolve_device,
+    resolve_seed,
+    simulate_features,
+    store_identity,
+)
 from .training import torch_threads
-
-_INVALID_POLICIES = ("drop", "keep")
+from .workflow import PosteriorWorkflow
 
 
 @dataclass
@@ -33,7 +50,7 @@ class Round:
     invalid_ranges: dict[str, tuple[Quantity, Quantity]]
 
 
-class Inferencer:
+class Inferencer(PosteriorWorkflow):
     """Simulation-based inference for a Brian 2 model, with the fitters' arguments.
 
     Parameters
@@ -144,7 +161,10 @@ class Inferencer:
         chunk_size: int | None = None,
         n_jobs: int | None = None,
         executor: cf.Executor | None = None,
+        store: str | os.PathLike | None = None,
+        standalone: bool | None = None,
         invalid: str = "drop",
+        fill_value: Any = None,
         progress: bool = True,
         device: str = "cpu",
         threads: int | None = 1,
@@ -175,10 +195,11 @@ class Inferencer:
             Makes prior draws, Brian 2 noise and training reproducible.
         restart : bool
             Forget earlier rounds and start from the prior.
-        chunk_size, n_jobs, executor, progress
+        chunk_size, n_jobs, executor, store, standalone, progress
             Simulation settings, see :meth:`simulate`.
-        invalid : {'drop', 'keep'}
-            What to do with simulations whose features are NaN or infinite.
+        invalid, fill_value
+            What training does with simulations whose features are NaN or infinite, see
+            :meth:`train`.
         device : str
             Torch device for training.
         threads : int or None
@@ -195,19 +216,25 @@ class Inferencer:
         """
         _check_count("n_samples", n_samples)
         _check_count("n_rounds", n_rounds)
-        if invalid not in _INVALID_POLICIES:
-            raise ProblemError(f"invalid: expected one of {_INVALID_POLICIES}, got {invalid!r}")
-        get_backend(backend)  # unknown names fail before anything runs
+        check_invalid(invalid, fill_value, self.feature_names)
+        # unknown names, and backends that cannot learn from these features, fail before
+        # anything runs
+        check_backend_features(
+            self.features, get_backend(backend), self.x_o.shape[1], embedding_net
+        )
         if restart or self.space is None or bounds:
             self.set_bounds(restart=restart, **bounds)
-        for r in range(n_rounds):
-            round_seed = None if seed is None else seed + 1000 * (len(self.rounds) + r)
+        for _ in range(n_rounds):
+            # one seed per round index, so that a continued infer() repeats no round's draws
+            round_seed = None if seed is None else seed + 1000 * len(self.rounds)
             self.simulate(
                 n_samples,
                 seed=round_seed,
                 chunk_size=chunk_size,
                 n_jobs=n_jobs,
                 executor=executor,
+                store=store,
+                standalone=standalone,
                 progress=progress,
                 threads=threads,
             )
@@ -216,6 +243,7 @@ class Inferencer:
                 device=device,
                 threads=threads,
                 invalid=invalid,
+                fill_value=fill_value,
                 seed=round_seed,
                 estimator=estimator,
                 estimator_options=estimator_options,
@@ -227,8 +255,14 @@ class Inferencer:
         return self.posterior
 
     def set_bounds(self, restart: bool = False, **bounds: Sequence[Quantity]) -> ParameterSpace:
-        """Set the prior box; a new box (or ``restart``) forgets simulations and posterior."""
-        space = ParameterSpace.from_bounds(self.problem, bounds)
+        """Set the prior box; a new box (or ``restart``) forgets simulations and posterior.
+
+        Without bounds, the current box is kept (``set_bounds(restart=True)`` starts over).
+        """
+        if not bounds and self.space is not None:
+            space = self.space
+        else:
+            space = ParameterSpace.from_bounds(self.problem, bounds)
         if restart or space != self.space:
             self.space = space
             self.backend = None
@@ -248,6 +282,8 @@ class Inferencer:
         chunk_size: int | None = None,
         n_jobs: int | None = None,
         executor: cf.Executor | None = None,
+        store: str | os.PathLike | None = None,
+        standalone: bool | None = None,
         progress: bool = True,
         threads: int | None = 1,
         **bounds: Sequence[Quantity],
@@ -262,13 +298,23 @@ class Inferencer:
         n_samples : int
             Number of parameter sets to simulate.
         seed : int, optional
-            Seed of the parameter draws and of Brian 2's random numbers.
+            Seed of the parameter draws and of Brian 2's random numbers (``xi`` noise
+            included): the same seed gives the same theta and x whatever the chunking, the
+            workers or the device.
         chunk_size : int, optional
-            Parameter sets simulated at once (default: from a memory budget).
+            Parameter sets simulated at once (default: from a memory budget, see
+            :func:`~brian2modelfitting_sbi.simulation.default_chunk_size`).
         n_jobs : int, optional
             Simulate in a local pool of this many processes.
-        executor : concurrent.futures.Executor, optional
-            Where to run simulation chunks (a Dask client's executor works too).
+        executor : concurrent.futures.Executor or dask.distributed.Client, optional
+            Where to run simulation chunks.
+        store : str or path-like, optional
+            Directory where each finished chunk is saved; the same call on the same store
+            resumes (finished chunks are loaded, not simulated again). A store of other
+            simulations is refused.
+        standalone : bool, optional
+            Simulate on Brian's C++ standalone device (compiled once per process). None
+            follows ``set_device``: standalone if the script selected ``'cpp_standalone'``.
         progress : bool
             Show a progress bar over simulations.
         threads : int or None
@@ -282,42 +328,72 @@ class Inferencer:
             This round's parameters (SI floats) and features (NaN rows included).
         """
         _check_count("n_samples", n_samples)
-        if n_jobs is not None and executor is not None:
-            raise ProblemError("n_jobs/executor: give one or the other, not both")
+        if chunk_size is not None:
+            _check_count("chunk_size", chunk_size)
+        entropy = resolve_seed(seed)
+        device_name = resolve_device(standalone)
         if bounds or self.space is None:
             self.set_bounds(**bounds)
         proposal = self.posterior
-        if proposal is None:
-            theta = self.space.sample_prior(n_samples, np.random.default_rng(seed))
-        else:
-            if seed is not None:
-                torch.manual_seed(seed)
-            with torch_threads(threads):
-                theta = proposal.sample((n_samples,), show_progress_bars=False).double().numpy()
         recording = self.features.recording()
-        size = chunk_size or default_chunk_size(self.problem, recording, n_samples)
-        task = ChunkTask(
-            self.problem,
-            tuple(self.space.names),
-            int(size),
-            recording,
-            self.target,
-            cloudpickle.dumps(self.features),
-        )
-        own_pool = None
-        if n_jobs is not None and n_jobs > 1:
-            own_pool = executor = cf.ProcessPoolExecutor(n_jobs)
-        try:
-            x = simulate_features(task, theta, executor=executor, seed=seed, progress=progress)
-        finally:
-            if own_pool is not None:
-                own_pool.shutdown()
+        with chunk_executor(n_jobs, executor) as pool:
+            size = chunk_size or default_chunk_size(
+                self.problem, recording, n_samples, n_workers=n_workers(pool)
+            )
+            rnd = theta = None
+            if store is not None:
+                identity = store_identity(
+                    self.problem.fingerprint(),
+                    self.feature_names,
+                    self.x_o,
+                    self.space.to_json(),
+                )
+                rnd = SimulationStore(store, identity).round(
+                    len(self.rounds),
+                    n_samples=n_samples,
+                    seed=seed,
+                    entropy=entropy,
+                    chunk_size=size,
+                    chunk_size_given=chunk_size is not None,
+                    proposal="prior" if proposal is None else type(self.backend).__name__,
+                )
+                size, entropy, theta = rnd.chunk_size, rnd.entropy, rnd.load_theta()
+            task = ChunkTask(
+                self.problem,
+                tuple(self.space.names),
+                int(size),
+                recording,
+                self.target,
+                cloudpickle.dumps(self.features),
+                device=device_name,
+            )
+            if theta is None:
+                theta = self._draw(proposal, n_samples, seed, threads)
+                if rnd is not None:
+                    rnd.save_theta(theta)
+            x = simulate_features(
+                task,
+                theta,
+                executor=pool,
+                seed=entropy,
+                progress=progress,
+                on_chunk=None if rnd is None else rnd.save_chunk,
+                skip=None if rnd is None else rnd.load_chunk,
+            )
         valid = np.all(np.isfinite(x), axis=1)
-        self.rounds.append(self._report(len(self.rounds), theta, valid))
+        self.rounds.append(self._report(len(self.rounds), theta, valid, x))
         self._proposals.append(proposal)
         self.theta = np.concatenate([self.theta, theta])
         self.x = np.concatenate([self.x, x])
         return theta, x
+
+    def _draw(
+        self, proposal: Any, n_samples: int, seed: int | None, threads: int | None
+    ) -> np.ndarray:
+        """``n_samples`` parameter sets from the prior box or a posterior proposal."""
+        if proposal is None:
+            return self.space.sample_prior(n_samples, np.random.default_rng(seed))
+        return draw(proposal, self.space, n_samples, seed, threads)
 
     def train(
         self,
@@ -326,6 +402,7 @@ class Inferencer:
         device: str = "cpu",
         threads: int | None = 1,
         invalid: str = "drop",
+        fill_value: Any = None,
         seed: int | None = None,
         estimator: str | None = None,
         estimator_options: dict[str, Any] | None = None,
@@ -346,8 +423,13 @@ class Inferencer:
             Torch device.
         threads : int or None
             Torch threads during training.
-        invalid : {'drop', 'keep'}
-            Leave out (default) or keep simulations with NaN/inf features.
+        invalid : {'drop', 'keep', 'fill'}
+            Simulations with NaN/inf features are left out (default), kept as they are, or
+            their non-finite values replaced by ``fill_value``.
+        fill_value : float, sequence, dict or str, optional
+            With ``invalid='fill'``: one value, one per feature (sequence or ``{name: value}``),
+            or a per-feature statistic of the finite values (``'min'``, ``'max'``, ``'mean'``,
+            ``'median'``).
         seed : int, optional
             Seed of the network initialisation and training batches.
         estimator : str, optional
@@ -366,8 +448,7 @@ class Inferencer:
         backend
             The trained backend (also ``self.backend``).
         """
-        if invalid not in _INVALID_POLICIES:
-            raise ProblemError(f"invalid: expected one of {_INVALID_POLICIES}, got {invalid!r}")
+        check_invalid(invalid, fill_value, self.feature_names)
         if not self.rounds:
             raise RuntimeError("no simulations yet: call simulate() (or infer()) first")
         cls = get_backend(backend)
@@ -375,8 +456,9 @@ class Inferencer:
             torch.manual_seed(seed)
         with torch_threads(threads):
             if self.backend is None or type(self.backend) is not cls:
-                if embedding_net is None:
-                    embedding_net = self.features.default_embedding_net(self.x_o.shape[1])
+                embedding_net, estimator_options = learned_features(
+                    self.features, cls, self.x_o.shape[1], embedding_net, estimator_options
+                )
                 options = {
                     k: v
                     for k, v in dict(
@@ -394,17 +476,21 @@ class Inferencer:
             for r, info in enumerate(self.rounds):
                 stop = start + info.n_simulations
                 if r >= self._appended:
-                    theta, x = self.theta[start:stop], self.x[start:stop]
-                    if invalid == "drop":
-                        keep = np.all(np.isfinite(x), axis=1)
-                        theta, x = theta[keep], x[keep]
+                    theta, x = apply_invalid(
+                        self.theta[start:stop],
+                        self.x[start:stop],
+                        invalid,
+                        fill_value,
+                        self.feature_names,
+                        reference=self.x,
+                    )
                     if len(theta) == 0:
                         raise RuntimeError(
                             f"round {r + 1}: all {info.n_simulations} simulations gave invalid "
                             f"(NaN/inf) features; check the bounds and the features"
                         )
                     self.backend.append_simulations(
-                        torch.as_tensor(theta, dtype=torch.float32),
+                        self.space.to_torch(theta),
                         torch.as_tensor(x, dtype=torch.float32),
                         self._proposals[r],
                     )
@@ -421,9 +507,12 @@ class Inferencer:
             self.posterior = self.backend.build_posterior(
                 torch.as_tensor(self.x_o, dtype=torch.float32)
             )
+        warn_if_outside(self.x, self.x_o, self.feature_names)
         return self.posterior
 
-    def _report(self, index: int, theta: np.ndarray, valid: np.ndarray) -> Round:
+    def _report(
+        self, index: int, theta: np.ndarray, valid: np.ndarray, x: np.ndarray | None = None
+    ) -> Round:
         bad = theta[~valid]
         ranges = {}
         if len(bad):
@@ -431,6 +520,8 @@ class Inferencer:
             hi = self.space.to_quantities(bad.max(axis=0))
             ranges = {name: (lo[name], hi[name]) for name in self.space.names}
             where = ", ".join(f"{k} in [{a}, {b}]" for k, (a, b) in ranges.items())
+            if x is not None:
+                where += f"; most often non-finite: {describe_invalid(x, self.feature_names)}"
             warnings.warn(
                 f"round {index + 1}: {len(bad)} of {len(theta)} simulations gave NaN/inf "
                 f"features ({where})",
@@ -445,13 +536,13 @@ class Inferencer:
             raise RuntimeError("no posterior yet: call infer() first")
 
     def sample_array(self, n: int, seed: int | None = None, threads: int | None = 1) -> np.ndarray:
-        """``n`` posterior samples as SI floats ``(n, d)``, columns in ``space.names`` order."""
+        """``n`` posterior samples as SI floats ``(n, d)``, columns in ``space.names`` order.
+
+        The same ``seed`` gives the same samples (torch and, for MCMC, numpy are seeded;
+        the global random states are restored afterwards).
+        """
         self._require_posterior()
-        if seed is not None:
-            torch.manual_seed(seed)
-        with torch_threads(threads):
-            samples = self.posterior.sample((int(n),), show_progress_bars=False)
-        return samples.double().numpy()
+        return draw(self.posterior, self.space, n, seed, threads)
 
     def sample(self, n: int, seed: int | None = None) -> dict[str, Quantity]:
         """``n`` posterior samples as a dict name → Quantity array."""

@@ -38,6 +38,19 @@ class ParameterSpace:
     lower: np.ndarray
     upper: np.ndarray
 
+    def __eq__(self, other: object) -> bool:
+        # The generated __eq__ compares the bound arrays as tuples, which numpy refuses.
+        if not isinstance(other, ParameterSpace):
+            return NotImplemented
+        return (
+            list(self.names) == list(other.names)
+            and [repr(u) for u in self.units] == [repr(u) for u in other.units]
+            and np.array_equal(self.lower, other.lower)
+            and np.array_equal(self.upper, other.upper)
+        )
+
+    __hash__ = None  # mutable arrays inside: not hashable
+
     @property
     def dim(self) -> int:
         """Number of parameters."""
@@ -80,12 +93,12 @@ class ParameterSpace:
             unit = problem.parameter_unit(name)
             if not isinstance(value, Sequence | np.ndarray | Quantity) or len(value) != 2:
                 raise ProblemError(
-                    f"bounds[{name!r}]: expected [lower, upper] in {unit}, got {value!r}"
+                    f"bounds[{name!r}]: expected [lower, upper] in {unit!r}, got {value!r}"
                 )
             for end in value:
                 if get_dimensions(end) != get_dimensions(unit):
                     raise ProblemError(
-                        f"bounds[{name!r}]: expected values in units of {unit}, got {value!r}"
+                        f"bounds[{name!r}]: expected values in units of {unit!r}, got {value!r}"
                     )
             lo, hi = (float(end) for end in value)
             if not lo < hi:
@@ -113,7 +126,7 @@ class ParameterSpace:
         for name, unit in zip(self.names, self.units, strict=True):
             value = params[name]
             if get_dimensions(value) != get_dimensions(unit):
-                raise ProblemError(f"params[{name!r}]: expected units of {unit}, got {value!r}")
+                raise ProblemError(f"params[{name!r}]: expected units of {unit!r}, got {value!r}")
             cols.append(np.asarray(value, dtype=float))
         return np.stack(cols, axis=-1)
 
@@ -127,15 +140,33 @@ class ParameterSpace:
         return get_unit(mid.dim) if mid == 0 else mid.get_best_unit()
 
     # ------------------------------------------------------------------ torch
+    # sbi sees every parameter rescaled to the unit box, u = (theta - lower) / width: its
+    # conditioning nets clamp standard deviations below 1e-7, which would erase parameters
+    # in SI units (a capacitance of 1e-10 F), and float32 keeps more digits near [0, 1].
     def prior(self, device: str = "cpu") -> torch.distributions.Distribution:
-        """The uniform box prior on the SI-scaled parameters, as an sbi-ready distribution."""
+        """The uniform prior on the unit box (the torch coordinates, see :meth:`to_torch`)."""
         from sbi.utils import BoxUniform
 
         return BoxUniform(
-            low=torch.as_tensor(self.lower, dtype=torch.float32),
-            high=torch.as_tensor(self.upper, dtype=torch.float32),
+            low=torch.zeros(self.dim, dtype=torch.float32),
+            high=torch.ones(self.dim, dtype=torch.float32),
             device=device,
         )
+
+    def to_torch(self, theta: np.ndarray, device: str = "cpu") -> torch.Tensor:
+        """SI floats ``(n, d)`` → float32 tensor in the unit-box coordinates sbi works in."""
+        unit = (np.asarray(theta, dtype=float) - self.lower) / self.width
+        return torch.as_tensor(unit, dtype=torch.float32, device=device)
+
+    def from_torch(self, values: torch.Tensor) -> np.ndarray:
+        """Unit-box coordinates (a tensor from sbi) → SI floats, float64 numpy."""
+        unit = values.detach().cpu().double().numpy()
+        return self.lower + unit * self.width
+
+    @property
+    def log_jacobian(self) -> float:
+        """``log p_SI(theta) = log p_torch(u) + log_jacobian`` (change of coordinates)."""
+        return -float(np.sum(np.log(self.width)))
 
     def sample_prior(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """Draw ``n`` parameter sets from the box with numpy (reproducible with a seed)."""

@@ -244,15 +244,15 @@ class Problem:
         raw_inputs = _normalize_io("input", input_var, input)
         inputs, input_units = {}, {}
         for name, value in raw_inputs.items():
-            if name not in eqs.identifiers:
-                raise ProblemError(
-                    f"input_var: {name!r} is not used in the model; the model refers to "
-                    f"{sorted(eqs.identifiers)}"
-                )
             if name in eqs.names:
                 raise ProblemError(
                     f"input_var: {name!r} is defined by the model equations; an input variable "
                     f"must be an undefined name the model uses (like 'I')"
+                )
+            if name not in eqs.identifiers:
+                raise ProblemError(
+                    f"input_var: {name!r} is not used in the model; the model refers to "
+                    f"{sorted(eqs.identifiers)}"
                 )
             inputs[name], input_units[name] = _as_trace_array(f"input[{name!r}]", value)
         shapes = {arr.shape for arr in inputs.values()}
@@ -287,7 +287,8 @@ class Problem:
                 )
             if get_dimensions(unit) != eqs[name].dim:
                 raise ProblemError(
-                    f"output[{name!r}]: expected units of {get_unit(eqs[name].dim)}, got {unit}"
+                    f"output[{name!r}]: expected units of {get_unit(eqs[name].dim)!r}, "
+                    f"got {unit!r}"
                 )
             outputs[name], output_units[name] = arr, get_unit(eqs[name].dim)
 
@@ -300,7 +301,7 @@ class Problem:
                 )
             if get_dimensions(value) != eqs[name].dim:
                 raise ProblemError(
-                    f"param_init[{name!r}]: expected units of {get_unit(eqs[name].dim)}, "
+                    f"param_init[{name!r}]: expected units of {get_unit(eqs[name].dim)!r}, "
                     f"got {_fmt(value)}"
                 )
             init[name] = float(value)

@@ -17,6 +17,27 @@ from ..training import default_sampling_options, default_training_options
 from .base import InferenceBackend
 
 
+class NullTracker:
+    """A training tracker that records nothing (sbi's default writes TensorBoard logs to ./)."""
+
+    log_dir = None
+
+    def log_metric(self, name: str, value: float, step: int | None = None) -> None:  # noqa: D102
+        pass
+
+    def log_metrics(self, metrics: dict, step: int | None = None) -> None:  # noqa: D102
+        pass
+
+    def log_params(self, params: dict) -> None:  # noqa: D102
+        pass
+
+    def add_figure(self, name: str, figure: Any, step: int | None = None) -> None:  # noqa: D102
+        pass
+
+    def flush(self) -> None:  # noqa: D102
+        pass
+
+
 class SbiBackend(InferenceBackend):
     """A backend built from an sbi trainer class and a network builder.
 
@@ -85,6 +106,7 @@ class SbiBackend(InferenceBackend):
             prior=self.prior,
             device=self.device,
             show_progress_bars=False,
+            tracker=NullTracker(),
             **{self.trainer_argument: self._builder()},
         )
 
@@ -115,5 +137,47 @@ class SbiBackend(InferenceBackend):
         """The posterior at ``x_o``, built with this backend's sampler settings."""
         options = default_sampling_options(type(self).__name__)
         options.update(self.sampling)
-        posterior = self.trainer.build_posterior(self.density_estimator, **options)
+        posterior = self.trainer.build_posterior(
+            self.density_estimator, **posterior_arguments(options)
+        )
         return posterior.set_default_x(x_o)
+
+
+_PARAMETER_CLASSES = {
+    # sample_with -> (sbi parameter class, key of its options in our sampling dict)
+    "direct": ("DirectPosteriorParameters", "direct_sampling_parameters"),
+    "mcmc": ("MCMCPosteriorParameters", "mcmc_parameters"),
+    "rejection": ("RejectionPosteriorParameters", "rejection_sampling_parameters"),
+    "importance": ("ImportanceSamplingPosteriorParameters", "importance_sampling_parameters"),
+    "vi": ("VIPosteriorParameters", "vi_parameters"),
+}
+
+
+def posterior_arguments(options: dict[str, Any]) -> dict[str, Any]:
+    """Translate our flat sampling options into sbi 0.27's ``build_posterior`` arguments.
+
+    sbi 0.27 deprecates passing ``mcmc_method``/``mcmc_parameters``... to ``build_posterior``;
+    they go into a ``*PosteriorParameters`` object instead. Our ``sampling=`` dict keeps the
+    flat, documented form: ``{'sample_with': 'mcmc', 'mcmc_method': 'slice_np_vectorized',
+    'mcmc_parameters': {'num_chains': 20, ...}}``.
+    """
+    import sbi.inference.posteriors.posterior_parameters as pp
+
+    options = dict(options)
+    sample_with = options.pop("sample_with", None)
+    if sample_with is None:
+        return options
+    if sample_with not in _PARAMETER_CLASSES:
+        raise ValueError(
+            f"sampling['sample_with']: expected one of {sorted(_PARAMETER_CLASSES)}, "
+            f"got {sample_with!r}"
+        )
+    cls_name, key = _PARAMETER_CLASSES[sample_with]
+    fields = dict(options.pop(key, None) or {})
+    if sample_with == "mcmc" and "mcmc_method" in options:
+        fields["method"] = options.pop("mcmc_method")
+    if sample_with == "vi" and "vi_method" in options:
+        fields["vi_method"] = options.pop("vi_method")
+    options["sample_with"] = sample_with
+    options["posterior_parameters"] = getattr(pp, cls_name)(**fields)
+    return options

@@ -76,7 +76,8 @@ def list_backends() -> dict[str, BackendInfo]:
         except Exception as exc:  # noqa: BLE001 - a broken plugin must not hide the others
             out[key] = BackendInfo(key, "", ep.value, dist, f"{type(exc).__name__}: {exc}")
             continue
-        description = (getattr(cls, "description", "") or "").strip().splitlines()
+        text = getattr(cls, "description", "") or getattr(cls, "__doc__", "") or ""
+        description = text.strip().splitlines()
         out[key] = BackendInfo(key, description[0] if description else "", ep.value, dist)
     return out
 

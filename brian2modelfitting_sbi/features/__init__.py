@@ -8,12 +8,24 @@ from typing import Any
 from ..problem import SPIKES, Problem, ProblemError
 from .base import CombinedFeatures, FeatureProvider, feature_major, per_trace_names
 from .callables import CallableFeatures, vectorized
+from .embedding import trace_embedding
+from .library import FEATURES, EphysFeatures
+from .metrics import EfelFeatures, SpikeMetricFeatures, TraceMetricFeatures, metric_provider
+from .raw import RawTraces
 
 __all__ = [
+    "FEATURES",
     "CallableFeatures",
     "CombinedFeatures",
+    "EfelFeatures",
+    "EphysFeatures",
     "FeatureProvider",
+    "RawTraces",
+    "SpikeMetricFeatures",
+    "TraceMetricFeatures",
     "as_provider",
+    "metric_provider",
+    "trace_embedding",
     "feature_major",
     "per_trace_names",
     "vectorized",
@@ -62,8 +74,11 @@ def _convert(features: Any, problem: Problem) -> FeatureProvider:
                     f"features: {var!r} is not an observed output; outputs are "
                     f"{sorted(problem.outputs)}"
                 )
-            funcs = [funcs] if callable(funcs) else list(funcs)
-            parts.append(CallableFeatures(var, funcs))
+            funcs = [funcs] if callable(funcs) or is_metric(funcs) else list(funcs)
+            calls = [f for f in funcs if not is_metric(f)]
+            if calls:
+                parts.append(CallableFeatures(var, calls))
+            parts.extend(metric_provider(f, var) for f in funcs if is_metric(f))
         if not parts:
             raise ProblemError("features: the dict is empty")
         return parts[0] if len(parts) == 1 else CombinedFeatures(parts)

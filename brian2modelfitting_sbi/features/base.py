@@ -40,6 +40,10 @@ class FeatureProvider(ABC):
         """An embedding net that learns from these features, or None (features used as is)."""
         return None
 
+    def default_estimator_options(self) -> dict:
+        """Estimator options these features need (e.g. ``z_score_x``); the user's override."""
+        return {}
+
     def bind(self, problem) -> FeatureProvider:  # noqa: ANN001 - avoid an import cycle
         """Check the provider against a problem before anything runs; returns ``self``.
 

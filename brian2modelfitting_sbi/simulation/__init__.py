@@ -1,15 +1,44 @@
 """Running Brian 2 simulations in chunks, and the result type they share with observed data."""
 
-from .network import ChunkSimulator, Recording, get_simulator
+from .executors import as_executor, chunk_executor, n_workers, process_pool
+from .invalid import INVALID_POLICIES, apply_invalid, check_invalid, describe_invalid, valid_rows
+from .network import (
+    ChunkSimulator,
+    Recording,
+    clear_cache,
+    get_simulator,
+    resolve_device,
+)
 from .result import SimulationResult
-from .runner import ChunkTask, default_chunk_size, simulate_features
+from .runner import (
+    ChunkTask,
+    default_chunk_size,
+    resolve_seed,
+    simulate_features,
+)
+from .store import SimulationStore, StoreMismatchError, store_identity
 
 __all__ = [
+    "INVALID_POLICIES",
     "ChunkSimulator",
     "ChunkTask",
     "Recording",
     "SimulationResult",
+    "SimulationStore",
+    "StoreMismatchError",
+    "apply_invalid",
+    "as_executor",
+    "check_invalid",
+    "chunk_executor",
+    "clear_cache",
     "default_chunk_size",
+    "describe_invalid",
     "get_simulator",
+    "n_workers",
+    "process_pool",
+    "resolve_device",
+    "resolve_seed",
     "simulate_features",
+    "store_identity",
+    "valid_rows",
 ]

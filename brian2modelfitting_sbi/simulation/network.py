@@ -2,53 +2,99 @@
 
 A chunk of ``m`` parameter sets is simulated as a single ``NeuronGroup`` of
 ``chunk_size × n_traces`` neurons: neuron ``k`` runs parameter set ``k // n_traces`` with
-stimulus ``k % n_traces`` (read from a ``TimedArray``). The network is stored right after it
-is built; each chunk restores it, sets the parameter values and runs. A last, smaller chunk is
-padded so that the compiled code is reused as is.
+stimulus ``k % n_traces`` (read from a ``TimedArray``). On the runtime device the network is
+stored right after it is built and each chunk restores it, sets the parameter values and runs;
+the monitors' memory is reserved once for a whole run, so that recording a chunk never
+reallocates nor copies its traces. A last, smaller chunk is padded so that the compiled code is
+reused as is. The C++ standalone variant lives in :mod:`.standalone`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
+import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 import numpy as np
 from brian2 import (
     Equations,
     Network,
     NeuronGroup,
+    Quantity,
     SpikeMonitor,
     StateMonitor,
     TimedArray,
+    get_device,
     get_unit,
     prefs,
     second,
+    set_device,
 )
 from brian2 import seed as brian_seed
+from brian2.devices.device import RuntimeDevice, reset_device
 from brian2.units.fundamentalunits import DIMENSIONLESS
 
 from ..problem import Problem
+from .noise import NoisePlan, fill_noise, plan_noise
 from .result import SimulationResult
 
 _N_TRACES = "sbi_n_traces"
+#: Names of the Brian devices a simulation can run on.
+DEVICES = ("runtime", "cpp_standalone")
 
 
 @dataclass(frozen=True)
 class Recording:
-    """What a simulation records: state variables (traces) and whether spikes are needed."""
+    """What a simulation records for the features.
+
+    Attributes
+    ----------
+    variables : tuple of str
+        State variables recorded as traces (none: no ``StateMonitor`` at all).
+    spikes : bool
+        Whether spike times are recorded.
+    dt : float, optional
+        Recording step in seconds, a multiple of the simulation's dt; None records every step.
+        A provider that asks for a coarser step receives simulated traces at that step, but the
+        observed recordings at their own dt, and must handle both.
+    """
 
     variables: tuple[str, ...] = ()
     spikes: bool = False
+    dt: float | None = None
+
+    def step_ratio(self, dt: float) -> int:
+        """Simulation steps per recorded sample (1 when ``self.dt`` is None)."""
+        if self.dt is None:
+            return 1
+        ratio = self.dt / dt
+        if ratio < 1 - 1e-9 or abs(ratio - round(ratio)) > 1e-6:
+            raise ValueError(
+                f"recording dt: expected a multiple of the simulation dt ({dt} s), got {self.dt} s"
+            )
+        return int(round(ratio))
+
+    @classmethod
+    def merge(cls, recordings: Iterable[Recording]) -> Recording:
+        """One recording that serves all ``recordings`` (the finest dt when they differ)."""
+        recs = list(recordings)
+        variables = tuple(dict.fromkeys(v for r in recs for v in r.variables))
+        steps = {r.dt for r in recs if r.variables}
+        dt = steps.pop() if len(steps) == 1 else None
+        return cls(variables, any(r.spikes for r in recs), dt)
 
 
-def _unit_code(dim) -> str:
+def _unit_code(dim: Any) -> str:
     return "1" if dim is DIMENSIONLESS else repr(get_unit(dim))
 
 
 @contextlib.contextmanager
-def _codegen_target(target: str | None) -> Iterator[None]:
+def codegen_target(target: str | None) -> Iterator[None]:
+    """Use Brian 2 code generation ``target`` inside the block (unchanged if None)."""
     if target is None:
         yield
         return
@@ -58,6 +104,107 @@ def _codegen_target(target: str | None) -> Iterator[None]:
         yield
     finally:
         prefs.codegen.target = old
+
+
+def resolve_device(standalone: bool | None) -> str:
+    """``'cpp_standalone'`` or ``'runtime'``; None follows Brian's ``set_device`` choice.
+
+    Like brian2modelfitting's fitters, a script that called ``set_device('cpp_standalone')``
+    simulates on the standalone device.
+    """
+    if standalone is None:
+        return "runtime" if isinstance(get_device(), RuntimeDevice) else "cpp_standalone"
+    if not isinstance(standalone, bool):
+        raise ValueError(f"standalone: expected True, False or None, got {standalone!r}")
+    return "cpp_standalone" if standalone else "runtime"
+
+
+@contextlib.contextmanager
+def runtime_device() -> Iterator[None]:
+    """Run the block on Brian's runtime device, whatever device the user selected."""
+    if isinstance(get_device(), RuntimeDevice):
+        yield
+        return
+    set_device("runtime")
+    try:
+        yield
+    finally:
+        reset_device()
+
+
+@dataclass
+class NetworkParts:
+    """The Brian objects of a chunk simulation, before they are put in a ``Network``."""
+
+    group: NeuronGroup
+    namespace: dict[str, Any]
+    state_monitor: StateMonitor | None
+    spike_monitor: SpikeMonitor | None
+    noise: list[TimedArray] = field(default_factory=list)
+
+    @property
+    def objects(self) -> list[Any]:
+        """Everything the network must contain."""
+        monitors = [m for m in (self.state_monitor, self.spike_monitor) if m is not None]
+        return [self.group, *monitors]  # the network adds the group's own objects itself
+
+
+def build_parts(
+    problem: Problem, chunk_size: int, recording: Recording, plan: NoisePlan | None
+) -> NetworkParts:
+    """Create the group (inputs, noise, initial values) and monitors on the current device."""
+    n_traces, n_neurons = problem.n_traces, chunk_size * problem.n_traces
+    eqs = plan.equations if plan is not None else problem.equations
+    namespace = dict(problem.namespace)
+    namespace[_N_TRACES] = n_traces
+    for var, values in problem.inputs.items():
+        dim = problem.input_units[var].dim
+        name = f"sbi_input_{var}"
+        if n_traces == 1:
+            # One stimulus for all neurons: a function of t only, evaluated once per step.
+            namespace[name] = TimedArray(values[0], dt=problem.dt * second, name=name)
+            call = f"{name}(t)"
+        else:
+            namespace[name] = TimedArray(values.T, dt=problem.dt * second, name=name)
+            call = f"{name}(t, i % {_N_TRACES})"
+        # The TimedArray holds SI floats; restore the units in the equation.
+        unit = _unit_code(dim)
+        scale = "" if dim is DIMENSIONLESS else f" * {unit}"
+        eqs += Equations(f"{var} = {call}{scale} : {unit}")
+    kwargs: dict[str, Any] = {}
+    if problem.threshold is not None:
+        kwargs["threshold"] = problem.threshold
+    if problem.reset is not None:
+        kwargs["reset"] = problem.reset
+    if problem.refractory is not False and problem.refractory is not None:
+        kwargs["refractory"] = problem.refractory
+    method = plan.method if plan is not None else problem.method
+    if method is not None:
+        kwargs["method"] = method
+    group = NeuronGroup(
+        n_neurons, eqs, dt=problem.dt * second, namespace=namespace, name="sbi_neurons", **kwargs
+    )
+    for name, value in problem.param_init.items():
+        setattr(group, f"{name}_", value)
+    noise = []
+    if plan is not None:
+        for var in plan.variables:
+            name = plan.array_name(var)
+            table = TimedArray(
+                np.zeros((problem.n_steps, n_neurons)), dt=problem.dt * second, name=name
+            )
+            namespace[name] = table
+            noise.append(table)
+        group.run_regularly(plan.update_code, when="start", name="sbi_noise_update")
+    state_monitor = spike_monitor = None
+    if recording.variables:
+        rec_dt = None if recording.dt is None else recording.dt * second
+        state_monitor = StateMonitor(
+            group, list(recording.variables), record=True, dt=rec_dt, name="sbi_traces"
+        )
+    if recording.spikes:
+        spike_monitor = SpikeMonitor(group, record=True, name="sbi_spikes")
+    return NetworkParts(group, namespace, state_monitor, spike_monitor, noise)
 
 
 class ChunkSimulator:
@@ -77,6 +224,10 @@ class ChunkSimulator:
         Brian 2 code generation target (``'cython'``, ``'numpy'``); Brian's preference if None.
     """
 
+    #: Number of networks built in this process (to check reuse).
+    n_builds: ClassVar[int] = 0
+    device: ClassVar[str] = "runtime"
+
     def __init__(
         self,
         problem: Problem,
@@ -90,80 +241,108 @@ class ChunkSimulator:
         self.chunk_size = int(chunk_size)
         self.recording = recording
         self.target = target
-        n_traces = problem.n_traces
-        eqs = problem.equations
-        namespace = dict(problem.namespace)
-        namespace[_N_TRACES] = n_traces
-        for var, values in problem.inputs.items():
-            dim = problem.input_units[var].dim
-            name = f"sbi_input_{var}"
-            namespace[name] = TimedArray(values.T, dt=problem.dt * second)
-            # The TimedArray holds SI floats; restore the units in the equation.
-            unit = _unit_code(dim)
-            scale = "" if dim is DIMENSIONLESS else f" * {unit}"
-            eqs += Equations(f"{var} = {name}(t, i % {_N_TRACES}){scale} : {unit}")
-        self.namespace = namespace
-        kwargs = {}
-        if problem.threshold is not None:
-            kwargs["threshold"] = problem.threshold
-        if problem.reset is not None:
-            kwargs["reset"] = problem.reset
-        if problem.refractory is not False and problem.refractory is not None:
-            kwargs["refractory"] = problem.refractory
-        if problem.method is not None:
-            kwargs["method"] = problem.method
-        self.group = NeuronGroup(
-            self.chunk_size * n_traces,
-            eqs,
-            dt=problem.dt * second,
-            namespace=namespace,
-            name="sbi_neurons",
-            **kwargs,
-        )
-        for name, value in problem.param_init.items():
-            setattr(self.group, f"{name}_", value)
-        objects = [self.group]
-        self.state_monitor = self.spike_monitor = None
-        if recording.variables:
-            self.state_monitor = StateMonitor(
-                self.group, list(recording.variables), record=True, name="sbi_traces"
-            )
-            objects.append(self.state_monitor)
-        if recording.spikes:
-            self.spike_monitor = SpikeMonitor(self.group, record=True, name="sbi_spikes")
-            objects.append(self.spike_monitor)
-        self.network = Network(*objects)
-        self.network.store("sbi_initial")
+        self.ratio = recording.step_ratio(problem.dt)
+        self.n_records = math.ceil(problem.n_steps / self.ratio)
+        self.plan = plan_noise(problem)
+        self._build()
+        type(self).n_builds += 1
 
-    def run(self, theta: np.ndarray, seed: int | None = None) -> SimulationResult:
-        """Simulate the parameter sets ``theta`` (``(m, d)`` SI floats, ``m <= chunk_size``)."""
+    # ------------------------------------------------------------------ building
+    def _build(self) -> None:
+        with runtime_device(), codegen_target(self.target):
+            self.parts = build_parts(self.problem, self.chunk_size, self.recording, self.plan)
+            self.network = Network(*self.parts.objects)
+            self.network.store("sbi_initial")
+        self._reserve_monitor()
+
+    def _reserve_monitor(self) -> None:
+        """Give the monitor's arrays their final size once, so runs never reallocate them."""
+        mon = self.parts.state_monitor
+        if mon is None:
+            return
+        n_rows = self.n_records + 1  # Brian may record one step more (rounding of t)
+        for name in (*self.recording.variables, "t"):
+            var = mon.variables[name]
+            dyn = var.device.get_value(var, access_data=False)
+            if len(dyn.shape) == 1:
+                dyn.resize(n_rows)
+                dyn.resize(0)
+            else:
+                dyn.resize((n_rows, *dyn.shape[1:]))
+                dyn.resize((0, *dyn.shape[1:]))
+
+    # ------------------------------------------------------------------ running
+    def _pad(self, theta: np.ndarray) -> tuple[np.ndarray, int]:
         theta = np.atleast_2d(np.asarray(theta, dtype=float))
-        m, n_traces = len(theta), self.problem.n_traces
+        m = len(theta)
         if m > self.chunk_size:
             raise ValueError(f"chunk of {m} parameter sets exceeds chunk_size={self.chunk_size}")
+        if theta.shape[1] != len(self.parameter_names):
+            raise ValueError(
+                f"theta: expected {len(self.parameter_names)} columns "
+                f"({self.parameter_names}), got {theta.shape[1]}"
+            )
         padded = np.concatenate([theta, np.repeat(theta[:1], self.chunk_size - m, axis=0)])
-        self.network.restore("sbi_initial")
-        for j, name in enumerate(self.parameter_names):
-            setattr(self.group, f"{name}_", np.repeat(padded[:, j], n_traces))
-        if seed is not None:
-            brian_seed(seed)
-        with _codegen_target(self.target):
-            self.network.run(self.problem.duration * second, namespace=self.namespace)
+        return padded, m
+
+    def run(
+        self,
+        theta: np.ndarray,
+        seed: int | None = None,
+        *,
+        start: int = 0,
+        entropy: int | None = None,
+        copy: bool = True,
+    ) -> SimulationResult:
+        """Simulate the parameter sets ``theta`` (``(m, d)`` SI floats, ``m <= chunk_size``).
+
+        Parameters
+        ----------
+        theta : numpy.ndarray
+            Parameter sets, columns in ``parameter_names`` order.
+        seed : int, optional
+            Seeds this run's random numbers: Brian's own generator (``rand()``, unsupported
+            noise schemes) and, unless ``entropy`` is given, the per-sample ``xi`` noise.
+        start : int
+            Index of ``theta[0]`` in its round: picks the per-sample noise streams.
+        entropy : int, optional
+            The round's noise seed (``seed`` if None; fresh if both are None).
+        copy : bool
+            Return traces that own their memory. With False they are views of the monitor,
+            valid until the next run (what the chunk runner uses).
+        """
+        padded, m = self._pad(theta)
+        n_traces = self.problem.n_traces
+        with runtime_device(), codegen_target(self.target):
+            self.network.restore("sbi_initial")
+            for j, name in enumerate(self.parameter_names):
+                setattr(self.parts.group, f"{name}_", np.repeat(padded[:, j], n_traces))
+            if self.parts.noise:
+                entropy = _noise_entropy(seed, entropy)
+                fill_noise([t.values for t in self.parts.noise], entropy, start, m, n_traces)
+            if seed is not None:
+                brian_seed(seed)
+            self.network.run(self.problem.duration * second, namespace=self.parts.namespace)
+        return self._collect(m, copy)
+
+    def _collect(self, m: int, copy: bool) -> SimulationResult:
+        n_traces = self.problem.n_traces
         traces, units = {}, {}
         for var in self.recording.variables:
-            values = getattr(self.state_monitor, f"{var}_")[: m * n_traces]
-            traces[var] = np.array(values).reshape(m, n_traces, -1)[..., : self.problem.n_steps]
-            units[var] = get_unit(self.group.variables[var].dim)
+            values = getattr(self.parts.state_monitor, f"{var}_")  # (neurons, records)
+            block = values[: m * n_traces].reshape(m, n_traces, -1)[..., : self.n_records]
+            traces[var] = np.array(block) if copy else block
+            units[var] = get_unit(self.parts.group.variables[var].dim)
         neuron = times = None
-        if self.spike_monitor is not None:
-            idx = np.asarray(self.spike_monitor.i_)
+        if self.parts.spike_monitor is not None:
+            idx = np.asarray(self.parts.spike_monitor.i_)
             keep = idx < m * n_traces
             neuron = idx[keep].astype(int)
-            times = np.asarray(self.spike_monitor.t_)[keep]
+            times = np.asarray(self.parts.spike_monitor.t_)[keep]
         return SimulationResult(
             traces,
             units,
-            self.problem.dt,
+            self.problem.dt * self.ratio,
             m,
             n_traces,
             neuron,
@@ -171,10 +350,30 @@ class ChunkSimulator:
             {"duration": self.problem.duration},
         )
 
+    def parameter_quantities(self, padded: np.ndarray) -> dict[str, Quantity]:
+        """Per-neuron parameter values with units, for ``padded`` ``(chunk_size, d)`` theta."""
+        n_traces = self.problem.n_traces
+        return {
+            name: Quantity(
+                np.repeat(padded[:, j], n_traces), dim=self.parts.group.variables[name].dim
+            )
+            for j, name in enumerate(self.parameter_names)
+        }
+
+
+def _noise_entropy(seed: int | None, entropy: int | None) -> int:
+    if entropy is not None:
+        return int(entropy)
+    if seed is not None:
+        return int(seed)
+    return int(np.random.SeedSequence().entropy)
+
 
 # A small per-process cache: workers keep their compiled network across chunks and rounds.
 _CACHE: OrderedDict[tuple, ChunkSimulator] = OrderedDict()
 _CACHE_SIZE = 2
+#: Serializes simulations in a process (Dask runs tasks in threads; Brian state is global).
+LOCK = threading.RLock()
 
 
 def get_simulator(
@@ -183,15 +382,38 @@ def get_simulator(
     chunk_size: int,
     recording: Recording,
     target: str | None = None,
+    device: str = "runtime",
+    fingerprint: str | None = None,
 ) -> ChunkSimulator:
-    """Return this process's simulator for these settings, building it on first use."""
-    key = (problem.fingerprint(), tuple(parameter_names), chunk_size, recording, target)
-    sim = _CACHE.get(key)
-    if sim is None:
-        sim = ChunkSimulator(problem, parameter_names, chunk_size, recording, target)
+    """Return this process's simulator for these settings, building it on first use.
+
+    Hold :data:`LOCK` while using the simulator if other threads may simulate too.
+    """
+    if device not in DEVICES:
+        raise ValueError(f"device: expected one of {DEVICES}, got {device!r}")
+    fp = fingerprint or problem.fingerprint()
+    key = (fp, tuple(parameter_names), int(chunk_size), recording, target, device)
+    with LOCK:
+        sim = _CACHE.get(key)
+        if sim is not None:
+            _CACHE.move_to_end(key)
+            return sim
+        if device == "cpp_standalone":
+            from .standalone import StandaloneChunkSimulator
+
+            # One standalone project per process: building another one resets the device.
+            for old in [k for k, s in _CACHE.items() if s.device == "cpp_standalone"]:
+                del _CACHE[old]
+            sim = StandaloneChunkSimulator(problem, parameter_names, chunk_size, recording)
+        else:
+            sim = ChunkSimulator(problem, parameter_names, chunk_size, recording, target)
         _CACHE[key] = sim
         while len(_CACHE) > _CACHE_SIZE:
             _CACHE.popitem(last=False)
-    else:
-        _CACHE.move_to_end(key)
-    return sim
+        return sim
+
+
+def clear_cache() -> None:
+    """Forget this process's simulators (their networks are rebuilt on next use)."""
+    with LOCK:
+        _CACHE.clear()

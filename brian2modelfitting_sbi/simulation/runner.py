@@ -2,63 +2,161 @@
 
 Only ``(theta, x)`` travel back from a chunk; its traces are dropped as soon as its features
 are computed, so memory is bounded by the chunk size and not by the number of simulations.
-Chunks go to any :class:`concurrent.futures.Executor` (serial by default).
+Chunks go to any :class:`concurrent.futures.Executor` (serial by default, see
+:mod:`.executors` for process pools and Dask).
+
+Reproducibility: a round's ``seed`` fixes everything random in it. ``xi`` noise is drawn per
+sample (see :mod:`.noise`), so it does not depend on the chunking, the workers or the device;
+Brian's own generator, when a model still needs it, is seeded per chunk from the seed and the
+chunk's first sample (reproducible for a given chunk size).
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import cloudpickle
 import numpy as np
 
-from ..problem import Problem
-from .network import Recording, get_simulator
+from ..problem import Problem, ProblemError
+from .executors import as_executor
+from .network import DEVICES, LOCK, Recording, get_simulator
+from .noise import plan_noise
 
-#: Default memory budget for the traces of one chunk (bytes).
-DEFAULT_CHUNK_BYTES = 256 * 2**20
+#: Default memory budget (bytes) for what the chunks running at once hold: their recorded
+#: traces, one temporary copy for the features and the pre-drawn noise. Shared by the local
+#: workers of a process pool.
+DEFAULT_CHUNK_BYTES = 1024 * 2**20
 #: Upper bound on a chunk, so that progress is reported regularly.
-MAX_CHUNK_SIZE = 2000
+MAX_CHUNK_SIZE = 10_000
+
+
+def bytes_per_sample(problem: Problem, recording: Recording) -> int:
+    """Memory one parameter set takes while its chunk runs (traces, a copy, noise)."""
+    n_records = math.ceil(problem.n_steps / recording.step_ratio(problem.dt))
+    plan = plan_noise(problem)
+    n_noise = len(plan.variables) if plan is not None else 0
+    per_trace = 2 * n_records * len(recording.variables) + problem.n_steps * n_noise
+    return 8 * problem.n_traces * max(1, per_trace)
 
 
 def default_chunk_size(
-    problem: Problem, recording: Recording, n_samples: int, memory_budget: int = DEFAULT_CHUNK_BYTES
+    problem: Problem,
+    recording: Recording,
+    n_samples: int,
+    memory_budget: int = DEFAULT_CHUNK_BYTES,
+    n_workers: int = 1,
 ) -> int:
-    """Largest chunk whose recorded traces fit ``memory_budget`` (at least 1).
+    """A chunk size for ``n_samples`` simulations within ``memory_budget`` bytes.
 
-    Brian's monitors hold float64 values and the feature code may make about one temporary
-    copy, hence the factor 2.
+    The largest chunk that fits the budget (shared by ``n_workers`` local workers) sets the
+    number of chunks — at least one per worker; the samples are then split evenly so that the
+    last chunk is not mostly padding. Fewer, larger chunks matter: each chunk pays Brian's
+    per-time-step overhead once (about as much as simulating ~1,000 Hodgkin–Huxley neurons).
     """
-    per_sample = 2 * 8 * problem.n_traces * problem.n_steps * max(1, len(recording.variables))
-    return int(max(1, min(n_samples, MAX_CHUNK_SIZE, memory_budget // per_sample)))
+    n_workers = max(1, int(n_workers))
+    per_worker = max(1, int(memory_budget) // n_workers)
+    largest = int(max(1, min(MAX_CHUNK_SIZE, per_worker // bytes_per_sample(problem, recording))))
+    n_chunks = math.ceil(n_samples / largest)
+    if n_workers > 1:
+        n_chunks = min(n_samples, n_workers * math.ceil(n_chunks / n_workers))
+    return int(math.ceil(n_samples / max(1, n_chunks)))
 
 
 @dataclass(frozen=True)
 class ChunkTask:
-    """Everything a worker needs to simulate one chunk (plain, picklable data)."""
+    """Everything a worker needs to simulate one chunk (plain, picklable data).
+
+    Attributes
+    ----------
+    problem : Problem
+        Model, inputs and simulation settings.
+    parameter_names : tuple of str
+        Columns of theta.
+    chunk_size : int
+        Parameter sets per chunk (the size the network is built for).
+    recording : Recording
+        What to record for the features.
+    target : str or None
+        Brian code generation target on the runtime device (None: the caller's
+        ``prefs.codegen.target``, so that workers use the same).
+    features : bytes
+        The cloudpickled FeatureProvider (user lambdas survive the trip).
+    device : str
+        ``'runtime'`` or ``'cpp_standalone'``.
+    fingerprint : str
+        ``problem.fingerprint()`` (computed once here; workers key their cache on it).
+    """
 
     problem: Problem
     parameter_names: tuple[str, ...]
     chunk_size: int
     recording: Recording
     target: str | None
-    features: bytes  # cloudpickled FeatureProvider (user lambdas survive the trip)
+    features: bytes
+    device: str = "runtime"
+    fingerprint: str = ""
+
+    def __post_init__(self) -> None:
+        if self.device not in DEVICES:
+            raise ProblemError(f"device: expected one of {DEVICES}, got {self.device!r}")
+        if isinstance(self.chunk_size, bool) or int(self.chunk_size) < 1:
+            raise ProblemError(f"chunk_size: expected an integer >= 1, got {self.chunk_size!r}")
+        self.recording.step_ratio(self.problem.dt)  # a bad recording dt fails here
+        if self.device == "cpp_standalone":
+            from .standalone import check_standalone
+
+            check_standalone(self.problem)
+        if not self.fingerprint:
+            object.__setattr__(self, "fingerprint", self.problem.fingerprint())
+        if self.target is None:
+            # Workers (other processes, Dask) use the caller's target, not their own default.
+            from brian2 import prefs
+
+            object.__setattr__(self, "target", prefs.codegen.target)
+
+
+_PROVIDERS: dict[bytes, Any] = {}
+
+
+def _provider(blob: bytes) -> Any:
+    provider = _PROVIDERS.get(blob)
+    if provider is None:
+        _PROVIDERS.clear()  # keep only the latest provider
+        provider = _PROVIDERS[blob] = cloudpickle.loads(blob)
+    return provider
 
 
 def run_chunk(
     task: ChunkTask, start: int, theta: np.ndarray, seed: int | None
 ) -> tuple[int, np.ndarray]:
-    """Simulate one chunk and return ``(start, features)``; runs in the worker."""
-    provider = cloudpickle.loads(task.features)
-    sim = get_simulator(
-        task.problem, task.parameter_names, task.chunk_size, task.recording, task.target
-    )
-    result = sim.run(theta, seed=seed)
-    x = np.asarray(provider.compute(result), dtype=float)
-    if x.shape[0] != len(theta):
-        raise ValueError(f"features returned {x.shape[0]} rows for {len(theta)} simulations")
+    """Simulate one chunk and return ``(start, features)``; runs in the worker.
+
+    ``seed`` is the round's seed (see :func:`resolve_seed`); ``start`` the index of
+    ``theta[0]`` in the round.
+    """
+    with LOCK:
+        provider = _provider(task.features)
+        sim = get_simulator(
+            task.problem,
+            task.parameter_names,
+            task.chunk_size,
+            task.recording,
+            task.target,
+            task.device,
+            task.fingerprint,
+        )
+        result = sim.run(theta, seed=chunk_seed(seed, start), start=start, entropy=seed, copy=False)
+        x = np.asarray(provider.compute(result), dtype=float)
+    if x.ndim != 2 or x.shape[0] != len(theta):
+        raise ValueError(
+            f"features returned shape {x.shape} for {len(theta)} simulations; expected "
+            f"({len(theta)}, n_features)"
+        )
     return start, x
 
 
@@ -74,8 +172,17 @@ class _SerialExecutor(cf.Executor):
         return future
 
 
+def resolve_seed(seed: int | None) -> int:
+    """The round's seed as a non-negative int; a fresh random one for None."""
+    if seed is None:
+        return int(np.random.SeedSequence().entropy)
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise ProblemError(f"seed: expected an integer >= 0 or None, got {seed!r}")
+    return int(seed)
+
+
 def chunk_seed(seed: int | None, start: int) -> int | None:
-    """Brian 2 seed for the chunk starting at sample ``start`` (None: unseeded)."""
+    """Seed of Brian's own generator for the chunk starting at sample ``start``."""
     if seed is None:
         return None
     return int(np.random.SeedSequence([seed, start]).generate_state(1)[0])
@@ -91,7 +198,7 @@ def simulate_features(
     task: ChunkTask,
     theta: np.ndarray,
     *,
-    executor: cf.Executor | None = None,
+    executor: Any = None,
     seed: int | None = None,
     progress: bool = True,
     on_chunk: Callable[[int, np.ndarray, np.ndarray], None] | None = None,
@@ -105,12 +212,12 @@ def simulate_features(
         What to simulate and how to reduce it.
     theta : numpy.ndarray
         Parameter sets ``(n, d)`` in SI units.
-    executor : concurrent.futures.Executor, optional
+    executor : concurrent.futures.Executor or dask.distributed.Client, optional
         Where chunks run; serial in this process if None.
     seed : int, optional
-        Base seed for Brian 2's random numbers (one derived seed per chunk).
+        The round's seed: fixes all random numbers of the simulations (fresh if None).
     progress : bool
-        Show a tqdm bar over simulations.
+        Show a tqdm bar over simulations (with simulations per second).
     on_chunk : callable, optional
         ``on_chunk(start, theta_chunk, x_chunk)`` called as each chunk finishes (e.g. a store).
     skip : callable, optional
@@ -118,11 +225,15 @@ def simulate_features(
     """
     from tqdm.auto import tqdm
 
+    theta = np.atleast_2d(np.asarray(theta, dtype=float))
     n = len(theta)
-    executor = executor or _SerialExecutor()
+    if n == 0:
+        raise ValueError("theta: no parameter sets to simulate")
+    seed = resolve_seed(seed)
+    executor = as_executor(executor) if executor is not None else _SerialExecutor()
     out: np.ndarray | None = None
     bar = tqdm(total=n, unit="sim", desc="simulating", disable=not progress, smoothing=0)
-    futures = {}
+    futures: dict[cf.Future, tuple[int, int]] = {}
     try:
         for start, stop in iter_chunks(n, task.chunk_size):
             known = skip(start) if skip is not None else None
@@ -130,9 +241,7 @@ def simulate_features(
                 out = _place(out, start, known, n)
                 bar.update(stop - start)
                 continue
-            fut = executor.submit(
-                run_chunk, task, start, theta[start:stop], chunk_seed(seed, start)
-            )
+            fut = executor.submit(run_chunk, task, start, theta[start:stop], seed)
             futures[fut] = (start, stop)
         for fut in cf.as_completed(futures):
             start, x = fut.result()
@@ -154,5 +263,7 @@ def simulate_features(
 def _place(out: np.ndarray | None, start: int, x: np.ndarray, n: int) -> np.ndarray:
     if out is None:
         out = np.full((n, x.shape[1]), np.nan)
+    if x.shape[1] != out.shape[1]:
+        raise ValueError(f"chunk at {start}: {x.shape[1]} features, expected {out.shape[1]}")
     out[start : start + len(x)] = x
     return out

@@ -1,0 +1,254 @@
+"""A directory of finished chunks, so that an interrupted run resumes where it stopped.
+
+Layout::
+
+    store/
+        store.json                 what the simulations are of: problem fingerprint, feature
+                                   names, observed features, prior
+        round_001/round.json       the round's settings: n_samples, seed, noise seed, chunk
+                                   size, proposal
+        round_001/theta.npy        every parameter set of the round, written before simulating
+        round_001/chunk_000000000.npz   theta, x, start of one finished chunk
+
+Every file is written to a temporary name, flushed to disk and renamed into place
+(``os.replace``), so a killed run leaves only complete files. Arrays are plain ``.npy``/``.npz``
+read with ``allow_pickle=False``; metadata is JSON. A store written for another problem,
+feature set, prior, seed or chunk size is refused, never mixed in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+from ..problem import ProblemError
+
+FORMAT = 1
+
+
+class StoreMismatchError(ProblemError):
+    """A store was written for other simulations than the ones asked for."""
+
+
+def _atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
+    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
+    try:
+        with open(tmp, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    text = json.dumps(data, indent=1, sort_keys=True).encode()
+    _atomic_write(path, lambda f: f.write(text))
+
+
+def _differences(stored: dict[str, Any], current: dict[str, Any], keys: list[str]) -> list[str]:
+    return [
+        f"{k}: stored {_short(stored.get(k))}, now {_short(current.get(k))}"
+        for k in keys
+        if stored.get(k) != current.get(k)
+    ]
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True)
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def store_identity(
+    problem_fingerprint: str,
+    feature_names: list[str],
+    x_o: np.ndarray,
+    prior: dict[str, Any],
+) -> dict[str, Any]:
+    """What a store's simulations are of (compared when a store is reopened)."""
+    x_o = np.ascontiguousarray(np.asarray(x_o, dtype=float))
+    return {
+        "format": FORMAT,
+        "problem": problem_fingerprint,
+        "features": list(feature_names),
+        # The observed features change when the feature code does (names alone may not).
+        "observed_features": hashlib.sha256(x_o.tobytes()).hexdigest()[:16],
+        "prior": prior,
+    }
+
+
+class SimulationStore:
+    """A store directory for one problem; created on first use, checked when reopened.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The directory (created if missing).
+    identity : dict
+        From :func:`store_identity`.
+
+    Raises
+    ------
+    StoreMismatchError
+        If the directory holds a store for something else, or other files.
+    """
+
+    def __init__(self, path: str | os.PathLike, identity: dict[str, Any]) -> None:
+        self.path = Path(path)
+        if self.path.exists() and not self.path.is_dir():
+            raise ProblemError(f"store: {str(self.path)!r} exists and is not a directory")
+        self.path.mkdir(parents=True, exist_ok=True)
+        meta = self.path / "store.json"
+        if meta.exists():
+            stored = json.loads(meta.read_text())
+            diff = _differences(stored, identity, sorted(set(stored) | set(identity)))
+            if diff:
+                raise StoreMismatchError(
+                    f"store: {str(self.path)!r} holds simulations of another problem, refused "
+                    f"(not mixed in); differences: {'; '.join(diff)}. Use another directory."
+                )
+        else:
+            if any(p for p in self.path.iterdir() if not p.name.startswith(".")):
+                raise StoreMismatchError(
+                    f"store: {str(self.path)!r} is not empty and is not a simulation store; "
+                    f"give a new or empty directory"
+                )
+            _write_json(meta, identity)
+        self.identity = identity
+
+    def round(
+        self,
+        index: int,
+        *,
+        n_samples: int,
+        seed: int | None,
+        entropy: int,
+        chunk_size: int,
+        chunk_size_given: bool,
+        proposal: str,
+    ) -> RoundStore:
+        """The store of round ``index`` (0-based), created or checked against these settings.
+
+        An existing round keeps its noise seed (``entropy``) and, unless ``chunk_size_given``,
+        its chunk size; any other difference is refused.
+        """
+        folder = self.path / f"round_{index + 1:03d}"
+        meta = folder / "round.json"
+        current = {
+            "round": index + 1,
+            "n_samples": int(n_samples),
+            "seed": seed,
+            "entropy": int(entropy),
+            "chunk_size": int(chunk_size),
+            "proposal": proposal,
+        }
+        if meta.exists():
+            stored = json.loads(meta.read_text())
+            keys = ["round", "n_samples", "seed", "proposal"]
+            if chunk_size_given:
+                keys.append("chunk_size")
+            if seed is not None:
+                keys.append("entropy")
+            diff = _differences(stored, current, keys)
+            if diff:
+                raise StoreMismatchError(
+                    f"store: round {index + 1} in {str(self.path)!r} was simulated with other "
+                    f"settings, refused (not mixed in); differences: {'; '.join(diff)}"
+                )
+            current = stored
+        else:
+            folder.mkdir(exist_ok=True)
+            _write_json(meta, current)
+        return RoundStore(folder, current)
+
+
+class RoundStore:
+    """The finished chunks of one round; its hooks plug into ``simulate_features``."""
+
+    def __init__(self, path: Path, meta: dict[str, Any]) -> None:
+        self.path = path
+        self.meta = meta
+        self._theta: np.ndarray | None = None
+        for leftover in path.glob("*.tmp*"):  # from a killed run
+            leftover.unlink(missing_ok=True)
+
+    @property
+    def chunk_size(self) -> int:
+        """Parameter sets per chunk."""
+        return int(self.meta["chunk_size"])
+
+    @property
+    def entropy(self) -> int:
+        """The round's noise seed."""
+        return int(self.meta["entropy"])
+
+    # ------------------------------------------------------------------ theta
+    def load_theta(self) -> np.ndarray | None:
+        """The round's parameter sets, if they were stored."""
+        path = self.path / "theta.npy"
+        if not path.exists():
+            return None
+        theta = np.load(path, allow_pickle=False)
+        if len(theta) != self.meta["n_samples"]:
+            raise StoreMismatchError(
+                f"store: {str(path)!r} holds {len(theta)} parameter sets, expected "
+                f"{self.meta['n_samples']}"
+            )
+        self._theta = theta
+        return theta
+
+    def save_theta(self, theta: np.ndarray) -> None:
+        """Store the round's parameter sets (before any chunk runs)."""
+        theta = np.ascontiguousarray(theta, dtype=float)
+        _atomic_write(self.path / "theta.npy", lambda f: np.save(f, theta, allow_pickle=False))
+        self._theta = theta
+
+    # ------------------------------------------------------------------ chunks
+    def _chunk_path(self, start: int) -> Path:
+        return self.path / f"chunk_{start:09d}.npz"
+
+    def finished(self) -> list[int]:
+        """First sample index of every stored chunk."""
+        return sorted(int(p.stem.split("_")[1]) for p in self.path.glob("chunk_*.npz"))
+
+    def save_chunk(self, start: int, theta: np.ndarray, x: np.ndarray) -> None:
+        """Write one finished chunk (the ``on_chunk`` hook)."""
+        arrays = {
+            "start": np.array(start),
+            "theta": np.ascontiguousarray(theta, dtype=float),
+            "x": np.ascontiguousarray(x, dtype=float),
+        }
+        _atomic_write(self._chunk_path(start), lambda f: np.savez(f, **arrays))
+
+    def load_chunk(self, start: int) -> np.ndarray | None:
+        """Features of the chunk at ``start`` if stored (the ``skip`` hook), else None."""
+        path = self._chunk_path(start)
+        if not path.exists():
+            return None
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                theta, x = data["theta"], data["x"]
+        except (OSError, ValueError, KeyError) as exc:
+            warnings.warn(
+                f"store: unreadable chunk {str(path)!r} ({exc}); simulating it again",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            return None
+        if self._theta is not None:
+            expected = self._theta[start : start + len(theta)]
+            if not np.array_equal(theta, expected):
+                raise StoreMismatchError(
+                    f"store: chunk {str(path)!r} holds other parameter sets than the round's; "
+                    f"the store is inconsistent, refused"
+                )
+        return x

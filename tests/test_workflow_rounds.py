@@ -1,0 +1,96 @@
+"""Multi-round (sequential) inference for SNPE, SNLE and SNRE; continuing, restarting, steps."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from workflow_support import (
+    LEARNING,
+    bounds,
+    estimator_options,
+    new_inferencer,
+    run,
+    two_round,
+)
+
+
+def spread(inf, seed: int = 0) -> float:
+    """Mean posterior std relative to the prior width (1/sqrt(12) ~ 0.29 for the prior)."""
+    samples = inf.sample_array(300, seed=seed)
+    return float(np.mean(samples.std(axis=0) / inf.space.width))
+
+
+@pytest.mark.parametrize("backend", ["snle", "snre"])
+def test_second_round_is_narrower(backend):
+    inf, first = two_round(backend)
+    second = spread(inf)
+    assert len(inf.rounds) == 2
+    assert second < 0.9 * first, (first, second)
+    # round 2 was drawn from the round-1 posterior: far more concentrated than the prior box
+    round2 = inf.theta[200:]
+    assert np.all(round2.std(axis=0) / inf.space.width < 0.15)
+    # both rounds are in the training data, none with a proposal (NLE/NRE need none)
+    assert inf.backend.num_simulations == 400
+    assert inf._proposals[0] is None and inf._proposals[1] is not None
+
+
+def test_snpe_second_round_uses_the_proposal():
+    inf = new_inferencer()
+    run(inf, "snpe", 200, seed=5, n_rounds=2)
+    trainer = inf.backend.trainer
+    # NPE_C corrects the second round with its atomic loss: the proposal is passed on
+    assert trainer._proposal_roundwise[0] is None
+    assert trainer._proposal_roundwise[1] is inf._proposals[1]
+    assert trainer._data_round_index == [0, 1]
+    truth = np.array([200e-12, 10e-9])  # C, gL (sorted names)
+    mean = inf.sample_array(300, seed=0).mean(axis=0)
+    assert np.all(np.abs(mean - truth) / inf.space.width < 0.1)
+
+
+def test_infer_again_continues_and_restart_starts_over():
+    inf = new_inferencer()
+    inf.infer(100, backend="snpe", seed=1, progress=False, training=LEARNING,
+              estimator_options=estimator_options("snpe"), **bounds())
+    first_posterior, first_backend = inf.posterior, inf.backend
+    # same bounds again (or none): a second round drawn from the current posterior
+    inf.infer(100, backend="snpe", seed=1, progress=False)
+    assert len(inf.rounds) == 2 and inf.theta.shape == (200, 2)
+    assert inf.backend is first_backend and inf.posterior is not first_posterior
+    assert inf._proposals[1] is first_posterior
+    # the second round's seed differs from the first's: other draws
+    assert not np.allclose(inf.theta[:100], inf.theta[100:])
+    # restart=True without bounds keeps the box and forgets the rounds
+    inf.infer(100, backend="snpe", seed=1, progress=False, restart=True)
+    assert len(inf.rounds) == 1 and inf.theta.shape == (100, 2)
+    assert inf.backend is not first_backend
+    assert inf._proposals == [None]
+
+
+def test_new_bounds_start_over():
+    inf = new_inferencer()
+    inf.simulate(20, seed=0, progress=False, **bounds())
+    narrower = {**bounds(), "gL": [5 * bounds()["gL"][0], bounds()["gL"][1]]}
+    inf.set_bounds(**narrower)
+    assert inf.rounds == [] and inf.theta.shape == (0, 2)
+    inf.set_bounds(**narrower)  # the same box again keeps data (there is none to lose here)
+    assert inf.space.lower[1] == pytest.approx(5e-9)
+
+
+def test_step_api_matches_infer():
+    """simulate / train / build_posterior as separate calls give what infer gives."""
+    steps = new_inferencer()
+    theta, x = steps.simulate(100, seed=7, progress=False, **bounds())
+    assert theta.shape == (100, 2) and x.shape == (100, len(steps.feature_names))
+    with pytest.raises(RuntimeError, match="no trained backend"):
+        steps.build_posterior()
+    backend = steps.train("snpe", seed=7, training=LEARNING,
+                          estimator_options=estimator_options("snpe"))
+    assert backend is steps.backend and steps.posterior is None
+    posterior = steps.build_posterior()
+    assert posterior is steps.posterior
+
+    whole = new_inferencer()
+    whole.infer(100, backend="snpe", seed=7, progress=False, training=LEARNING,
+                estimator_options=estimator_options("snpe"), **bounds())
+    np.testing.assert_array_equal(steps.theta, whole.theta)
+    np.testing.assert_array_equal(steps.sample_array(50, seed=1), whole.sample_array(50, seed=1))
