@@ -48,7 +48,14 @@ def run(out: Path, n_simulations: int, seed: int = 1, progress: bool = True) -> 
     elapsed = time.perf_counter() - t0
     print(f"\nSNPE on {n_simulations} simulations: {elapsed:.1f} s "
           f"({inferencer.rounds[-1].n_invalid} invalid)\n")
-    print(inferencer.summary(truth=truth))
+    summary = inferencer.summary()
+    print(summary)
+    print("\ntruth (the values the recording was made with):")
+    for j, name in enumerate(summary.names):
+        unit = summary.units[j]
+        inside = summary.lower[j] <= float(truth[name]) <= summary.upper[j]
+        print(f"  {name:6s} {float(truth[name] / unit):10.3f} {unit!s:4s}  "
+              f"{'inside' if inside else 'OUTSIDE'} the {summary.level:.0%} credible interval")
     print(f"\nMAP: {inferencer.best_params}")
 
     fig = inferencer.pairplot(points=truth)

@@ -173,8 +173,9 @@ def simulate_tests(
             cloudpickle.dumps(inferencer.features),
             device=resolve_device(None),
         )
-        x = simulate_features(task, theta, executor=pool, seed=resolve_seed(seed),
-                              progress=progress)
+        x = simulate_features(
+            task, theta, executor=pool, seed=resolve_seed(seed), progress=progress
+        )
     return theta, x
 
 
@@ -239,19 +240,20 @@ def calibrate(
     keep = np.all(np.isfinite(x), axis=1)
     if keep.sum() < 2:
         raise RuntimeError(
-            f"calibrate: only {int(keep.sum())} of {n_tests} test simulations gave finite "
-            f"features"
+            f"calibrate: only {int(keep.sum())} of {n_tests} test simulations gave finite features"
         )
     theta, x = theta[keep], x[keep]
-    import torch
 
     thetas = space.to_torch(theta)
-    xs = torch.as_tensor(x, dtype=torch.float32)
+    xs = inferencer.x_to_torch(x)
     posterior = inferencer.posterior
     with seeded(seed), torch_threads(threads):
         if method == "sbc":
             ranks, dap = run_sbc(
-                thetas, xs, posterior, num_posterior_samples=int(n_posterior_samples),
+                thetas,
+                xs,
+                posterior,
+                num_posterior_samples=int(n_posterior_samples),
                 show_progress_bar=progress,
             )
             prior_draws = space.to_torch(
@@ -261,9 +263,7 @@ def calibrate(
             ks = checks["ks_pvals"].detach().cpu().numpy()
             summary = {
                 "ks_pvals": dict(zip(space.names, map(float, ks), strict=True)),
-                "c2st_ranks": dict(
-                    zip(space.names, map(float, checks["c2st_ranks"]), strict=True)
-                ),
+                "c2st_ranks": dict(zip(space.names, map(float, checks["c2st_ranks"]), strict=True)),
                 "c2st_dap": dict(zip(space.names, map(float, checks["c2st_dap"]), strict=True)),
             }
             ranks_np = ranks.detach().cpu().numpy()
@@ -271,7 +271,10 @@ def calibrate(
             details = {"ranks": ranks_np, "theta": theta}
         else:
             ecp, alpha = run_tarp(
-                thetas, xs, posterior, num_posterior_samples=int(n_posterior_samples),
+                thetas,
+                xs,
+                posterior,
+                num_posterior_samples=int(n_posterior_samples),
                 show_progress_bar=progress,
             )
             atc, ks_pval = check_tarp(ecp, alpha)
@@ -292,14 +295,13 @@ def rank_plot(space: Any, ranks: np.ndarray, n_posterior_samples: int, bins: int
     n = len(ranks)
     bins = bins or int(np.clip(n // 10, 4, 20))
     fig = Figure(figsize=(3.0 * space.dim + 0.5, 2.8))
-    axes = fig.subplots(1, space.dim, squeeze=False)[0]
+    axes = fig.subplots(1, space.dim, squeeze=False, sharey=True)[0]
     lo, hi = binom(n, 1 / bins).ppf([0.005, 0.995])
     edges = np.linspace(0, n_posterior_samples, bins + 1)
     for j, ax in enumerate(axes):
         ax.axhspan(lo, hi, color="0.85", lw=0, label="99% if uniform")
         ax.hist(ranks[:, j], bins=edges, color="C0", alpha=0.8)
         ax.set_xlabel(f"rank of {axis_label(space, j)}")
-        ax.set_yticks([] if j else ax.get_yticks())
     axes[0].set_ylabel("count")
     axes[0].legend(fontsize="small", frameon=False)
     fig.tight_layout()

@@ -21,6 +21,7 @@ from .features.embedding import check_backend_features, learned_features
 from .priors import ParameterSpace
 from .problem import Problem, ProblemError
 from .results import draw
+from .scaling import feature_scale, x_to_torch
 from .simulation import (
     ChunkTask,
     SimulationResult,
@@ -143,6 +144,20 @@ class Inferencer(PosteriorWorkflow):
     def feature_names(self) -> list[str]:
         """Names of the summary features, in column order."""
         return self.features.names(self.problem.n_traces)
+
+    @property
+    def x_scale(self) -> np.ndarray:
+        """Per-feature scale applied before torch (see :mod:`~brian2modelfitting_sbi.scaling`).
+
+        Derived from the first round of simulations, so it is fixed once training starts.
+        """
+        if not self.rounds:
+            raise RuntimeError("no simulations yet: the feature scale comes from the first round")
+        return feature_scale(self.x[: self.rounds[0].n_simulations])
+
+    def x_to_torch(self, x: np.ndarray) -> torch.Tensor:
+        """Features ``(n, k)`` in SI units → the float32 tensor the estimator sees."""
+        return x_to_torch(np.atleast_2d(x), self.x_scale)
 
     @property
     def n_simulations(self) -> int:
@@ -413,7 +428,8 @@ class Inferencer(PosteriorWorkflow):
         """Train the backend on every round simulated so far.
 
         A backend of another kind than the current one is created afresh and trained on all
-        stored rounds, so one set of simulations can train SNPE, SNLE and SNRE in turn.
+        stored rounds, so one set of simulations can train SNPE, SNLE and SNRE in turn; so is
+        one trained again without new simulations (e.g. with other settings).
 
         Parameters
         ----------
@@ -455,7 +471,10 @@ class Inferencer(PosteriorWorkflow):
         if seed is not None:
             torch.manual_seed(seed)
         with torch_threads(threads):
-            if self.backend is None or type(self.backend) is not cls:
+            # A new backend kind, or no new round since the last training (the user retrains
+            # with other settings): start a fresh estimator on every stored round.
+            fresh = self._appended == len(self.rounds)
+            if self.backend is None or type(self.backend) is not cls or fresh:
                 embedding_net, estimator_options = learned_features(
                     self.features, cls, self.x_o.shape[1], embedding_net, estimator_options
                 )
@@ -491,7 +510,7 @@ class Inferencer(PosteriorWorkflow):
                         )
                     self.backend.append_simulations(
                         self.space.to_torch(theta),
-                        torch.as_tensor(x, dtype=torch.float32),
+                        self.x_to_torch(x),
                         self._proposals[r],
                     )
                 start = stop
@@ -505,7 +524,7 @@ class Inferencer(PosteriorWorkflow):
             raise RuntimeError("no trained backend yet: call train() (or infer()) first")
         with torch_threads(threads):
             self.posterior = self.backend.build_posterior(
-                torch.as_tensor(self.x_o, dtype=torch.float32)
+                self.x_to_torch(self.x_o)
             )
         warn_if_outside(self.x, self.x_o, self.feature_names)
         return self.posterior

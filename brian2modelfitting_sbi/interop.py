@@ -96,7 +96,9 @@ def to_arviz(
     unit_names = {name: str(unit) for name, unit in zip(space.names, units, strict=True)}
     base_attrs = {"inference_library": "brian2modelfitting_sbi"}
     base_attrs.update(attrs or {})
-    idata = az.from_dict(**kwargs, attrs=base_attrs)
+    idata = az.from_dict(**kwargs)
+    for group in idata.groups():
+        idata[group].attrs.update(base_attrs)
     for name in space.names:
         idata.posterior[name].attrs["units"] = unit_names[name]
         idata.posterior[name].attrs["si_scale"] = float(units[space.names.index(name)])

@@ -295,15 +295,19 @@ def save(inferencer: Any, path: str | os.PathLike) -> None:
         "features": {
             "names": list(inferencer.feature_names),
             "provider": type(inferencer.features).__name__,
-            "recording": {"variables": list(rec.variables), "spikes": bool(rec.spikes),
-                          "dt": rec.dt},
+            "recording": {
+                "variables": list(rec.variables),
+                "spikes": bool(rec.spikes),
+                "dt": rec.dt,
+            },
         },
         "rounds": [
             {
                 "n_simulations": int(r.n_simulations),
                 "n_invalid": int(r.n_invalid),
-                "invalid_ranges": {k: [float(a), float(b)] for k, (a, b) in
-                                   r.invalid_ranges.items()},
+                "invalid_ranges": {
+                    k: [float(a), float(b)] for k, (a, b) in r.invalid_ranges.items()
+                },
             }
             for r in inferencer.rounds
         ],
@@ -455,10 +459,32 @@ def load(
     device : str
         Torch device of the loaded network.
     """
+    meta, arrays, state = read(path, device)
+    try:
+        return _rebuild(
+            cls, meta, arrays, state, features, namespace, backend, embedding_net, device
+        )
+    except (KeyError, TypeError, AttributeError, IndexError) as exc:
+        raise SavedFileError(
+            f"{os.fspath(path)}: malformed saved inference ({type(exc).__name__}: {exc})"
+        ) from exc
+
+
+def _rebuild(
+    cls: type,
+    meta: dict,
+    arrays: dict,
+    state: dict,
+    features: Any,
+    namespace: Mapping[str, Any] | None,
+    backend: Any,
+    embedding_net: torch.nn.Module | None,
+    device: str,
+) -> Any:
+    """The Inferencer of a read file (see :func:`load`)."""
     from .backends._sbi import SbiBackend
     from .priors import ParameterSpace
 
-    meta, arrays, state = read(path, device)
     names = meta["features"]["names"]
     x_o = arrays["x_o"]
     rec = meta["features"]["recording"]
@@ -505,8 +531,10 @@ def load(
             sizes[k],
             int(r["n_invalid"]),
             {
-                n: (Quantity(a, dim=get_dimensions(units[space.names.index(n)])),
-                    Quantity(b, dim=get_dimensions(units[space.names.index(n)])))
+                n: (
+                    Quantity(a, dim=get_dimensions(units[space.names.index(n)])),
+                    Quantity(b, dim=get_dimensions(units[space.names.index(n)])),
+                )
                 for n, (a, b) in r.get("invalid_ranges", {}).items()
             },
         )
@@ -541,7 +569,7 @@ def load(
     if finite.sum() < 2:
         raise SavedFileError("arrays: fewer than 2 valid training simulations to rebuild from")
     theta_t = space.to_torch(theta[finite])
-    x_t = torch.as_tensor(x[finite], dtype=torch.float32)
+    x_t = inferencer.x_to_torch(x[finite])
     net = trained._builder()(theta_t, x_t)
     try:
         net.load_state_dict(state)
@@ -563,11 +591,10 @@ def load(
         if keep.any():
             trained.append_simulations(
                 space.to_torch(theta[rows][keep]),
-                torch.as_tensor(x[rows][keep], dtype=torch.float32),
+                inferencer.x_to_torch(x[rows][keep]),
                 None if k == 0 else posterior,
             )
         start += size
     inferencer._proposals = [None] + [posterior] * (len(sizes) - 1)
     inferencer._appended = len(sizes)
     return inferencer
-

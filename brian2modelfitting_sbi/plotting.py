@@ -258,8 +258,9 @@ def conditional_pairplot(
                 (gi, gj), logp = _grid_log_density(
                     posterior, space, condition, [i, j], lim_si, resolution
                 )
-                ax.pcolormesh(gj / scale[j], gi / scale[i], _normalized(logp), cmap="Blues",
-                              shading="nearest")
+                ax.pcolormesh(
+                    gj / scale[j], gi / scale[i], _normalized(logp), cmap="Blues", shading="nearest"
+                )
                 ax.plot(marks[:1, j], marks[:1, i], "x", color="0.3", ms=6)
                 if len(marks) > 1:
                     ax.plot(marks[1:, j], marks[1:, i], "o", color="C3", ms=5)
@@ -287,8 +288,7 @@ def conditional_corrcoef(
     corr = np.eye(space.dim)
     for i in range(space.dim):
         for j in range(i + 1, space.dim):
-            (gi, gj), logp = _grid_log_density(posterior, space, condition, [i, j], lim,
-                                               resolution)
+            (gi, gj), logp = _grid_log_density(posterior, space, condition, [i, j], lim, resolution)
             p = _normalized(logp)
             if p.sum() == 0:
                 corr[i, j] = corr[j, i] = np.nan

@@ -167,8 +167,15 @@ def plot_predictive(
                 scale = float(unit)
                 t = _time_axis(problem, values.shape[-1]) / float(t_unit)
                 lo, med, hi = np.percentile(values, [tail, 50, 100 - tail], axis=0)
-                ax.fill_between(t, lo / scale, hi / scale, color="C0", alpha=0.3, lw=0,
-                                label=f"predictive {level:.0%}")
+                ax.fill_between(
+                    t,
+                    lo / scale,
+                    hi / scale,
+                    color="C0",
+                    alpha=0.3,
+                    lw=0,
+                    label=f"predictive {level:.0%}",
+                )
                 ax.plot(t, med / scale, color="C0", lw=1.2, label="predictive median")
                 if var in problem.outputs:
                     obs = problem.outputs[var][k]
@@ -196,7 +203,13 @@ def _raster(ax: Any, problem: Problem, samples: list, k: int, t_scale: float) ->
         ax.plot(times, np.full(len(times), s), "|", color="0.5", ms=3)
     if problem.has_spikes:
         observed = np.asarray(problem.outputs[SPIKES][k]) / t_scale
-        ax.plot(observed, np.full(len(observed), len(samples) + 1), "|", color="k", ms=6,
-                label="observed spikes")
+        ax.plot(
+            observed,
+            np.full(len(observed), len(samples) + 1),
+            "|",
+            color="k",
+            ms=6,
+            label="observed spikes",
+        )
     ax.set_xlim(0, problem.duration / t_scale)
     ax.set_yticks([])

@@ -9,7 +9,6 @@ SI floats and Brian 2 quantities.
 from __future__ import annotations
 
 import contextlib
-import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -75,10 +74,16 @@ def map_estimate(
     sbi's gradient ascent on the posterior's log density, started from the best of
     ``num_init_samples`` draws; ``options`` override :data:`DEFAULT_MAP_OPTIONS`.
     """
+    from sbi.inference import DirectPosterior
+
     settings = {**DEFAULT_MAP_OPTIONS, **options}
-    with seeded(seed), torch_threads(threads), warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*unnormalized.*")
-        best = posterior.map(show_progress_bars=False, **settings)
+    with seeded(seed), torch_threads(threads):
+        if isinstance(posterior, DirectPosterior) and "init_method" not in settings:
+            # start from posterior draws (cheap here), drawn without sbi's progress bar
+            settings["init_method"] = posterior.sample(
+                (int(settings["num_init_samples"]),), show_progress_bars=False
+            )
+        best = posterior.map(show_progress_bars=False, force_update=True, **settings)
     return space.from_torch(best.reshape(-1, space.dim))[0]
 
 
@@ -91,8 +96,9 @@ def log_prob(
     """Posterior log density at ``params`` (dict name → Quantity, scalars or arrays).
 
     The density is per SI unit of each parameter (so that it does not depend on the units
-    the values were given in). Posteriors sampled with MCMC (SNLE, SNRE) give it up to an
-    additive constant. Values outside the prior box are ``-inf``.
+    the values were given in). Posteriors that sbi cannot normalize (SNLE, SNRE: MCMC or
+    rejection sampling) give it up to an additive constant, as their ``potential``. Values
+    outside the prior box are ``-inf``.
     """
     if not isinstance(params, Mapping):
         raise ProblemError(
@@ -101,9 +107,14 @@ def log_prob(
     theta = space.to_array(params)
     scalar = theta.ndim == 1
     theta = np.atleast_2d(theta)
-    with torch_threads(threads), warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*unnormalized.*")
-        values = posterior.log_prob(space.to_torch(theta))
+    from sbi.inference import DirectPosterior
+
+    with torch_threads(threads), torch.no_grad():
+        if isinstance(posterior, DirectPosterior):
+            values = posterior.log_prob(space.to_torch(theta))  # normalized (leakage too)
+        else:
+            # MCMC, rejection...: sbi knows these only up to a constant, as their potential
+            values = posterior.potential(space.to_torch(theta))
     out = values.detach().cpu().double().numpy() + space.log_jacobian
     return float(out[0]) if scalar else out
 
@@ -178,8 +189,13 @@ class PosteriorSummary:
             for name, unit, row in zip(self.names, self.units, self._rows(), strict=True)
         ]
         widths = [max(len(r[k]) for r in [header, *body]) for k in range(len(header))]
-        lines = ["  ".join(c.rjust(w) if k > 1 else c.ljust(w) for k, (c, w) in
-                           enumerate(zip(r, widths, strict=True))) for r in [header, *body]]
+        lines = [
+            "  ".join(
+                c.rjust(w) if k > 1 else c.ljust(w)
+                for k, (c, w) in enumerate(zip(r, widths, strict=True))
+            )
+            for r in [header, *body]
+        ]
         title = (
             f"Posterior summary ({self.n_samples} samples, {self.level:.0%} central credible "
             f"interval)"

@@ -1,4 +1,4 @@
-"""Training and sampling defaults, the torch thread policy, and a silent training tracker.
+"""Training and sampling defaults, and the torch thread policy.
 
 The defaults here are what :meth:`Inferencer.infer` uses; every value can be overridden
 through ``training=`` / ``sampling=`` (user values win). They were chosen from measurements
@@ -15,9 +15,12 @@ figures in ``docs/benchmarks.rst``), not inherited from sbi:
 - **Early stopping** waits :data:`PATIENCE` epochs without improvement (sbi: 20); the epoch
   cap (:func:`default_max_epochs`) bounds the work to about :data:`SAMPLE_BUDGET`
   per-sample gradient evaluations, within :data:`MIN_EPOCH_CAP`-:data:`MAX_EPOCH_CAP`.
-- **Sampling** for SNLE/SNRE (:func:`default_sampling_options`): sbi's vectorized slice
-  sampler with many short chains started by importance resampling, instead of 20 chains with
-  200 warmup steps each.
+- **Sampling** for SNLE/SNRE (:func:`default_sampling_options`): rejection sampling from
+  the prior whenever at least :data:`MIN_REJECTION_ACCEPTANCE` of the prior draws would be
+  accepted (estimated from :data:`ACCEPTANCE_PILOT` draws), which gave the same C2ST as MCMC
+  in a fraction of the time; otherwise sbi's vectorized slice sampler with
+  :data:`MCMC_PARAMETERS` (fewer warmup steps than sbi's 200: the chains start from
+  posterior-weighted prior draws).
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ SBI_SAMPLING_DEFAULTS: dict[str, Any] = {
 #: Number of gradient steps per epoch the batch size aims at.
 BATCHES_PER_EPOCH = 10
 #: Smallest and largest default batch.
-MIN_BATCH_SIZE = 100
+MIN_BATCH_SIZE = 200
 MAX_BATCH_SIZE = 1000
 #: Above this many features per simulation, a step is dominated by computation, not by its
 #: fixed cost, so large batches stop paying off; the largest batch shrinks in proportion.
@@ -58,20 +61,24 @@ MIN_WIDE_BATCH_SIZE = 200
 LEARNING_RATE_AT_1000 = 2e-3
 #: Epochs without improvement of the validation loss before training stops.
 PATIENCE = 10
-#: Patience for small training sets, whose validation loss is noisy.
-SMALL_PATIENCE = 20
-#: Below this many simulations, :data:`SMALL_PATIENCE` applies.
-SMALL_N = 2000
 #: Per-sample gradient evaluations the epoch cap allows (≈ 25-40 s on one core for the
 #: default MAF), and the range of the cap.
 SAMPLE_BUDGET = 2_000_000
 MIN_EPOCH_CAP = 200
 MAX_EPOCH_CAP = 1000
-#: Posterior settings of SNLE/SNRE: vectorized slice sampling, many short chains.
+#: ``sample_with`` value that lets SNLE/SNRE choose between rejection sampling and MCMC.
+AUTO = "auto"
+#: SNLE/SNRE sample by rejection from the prior when the estimated fraction of accepted prior
+#: draws is at least this; below it, by MCMC.
+MIN_REJECTION_ACCEPTANCE = 1e-3
+#: Prior draws used to estimate that fraction.
+ACCEPTANCE_PILOT = 10_000
+#: MCMC settings of SNLE/SNRE when rejection sampling would be slow: sbi's vectorized slice
+#: sampler, chains started by resampling prior draws in proportion to their posterior density.
 MCMC_PARAMETERS: dict[str, Any] = {
-    "num_chains": 100,
+    "num_chains": 20,
     "thin": 1,
-    "warmup_steps": 10,
+    "warmup_steps": 50,
     "init_strategy": "resample",
 }
 
@@ -102,8 +109,12 @@ def default_learning_rate(batch_size: int) -> float:
 
 
 def default_patience(num_simulations: int) -> int:
-    """Epochs without validation improvement before stopping."""
-    return SMALL_PATIENCE if num_simulations < SMALL_N else PATIENCE
+    """Epochs without validation improvement before stopping (:data:`PATIENCE` for any size).
+
+    Measured at 1,000-10,000 simulations: 10 epochs reached the validation loss and C2ST of
+    sbi's 20 while stopping 1.5-2x sooner.
+    """
+    return PATIENCE
 
 
 def default_max_epochs(num_simulations: int) -> int:
@@ -139,42 +150,79 @@ def default_training_options(num_simulations: int, x_dim: int) -> dict[str, Any]
 def default_sampling_options(backend: str) -> dict[str, Any]:
     """``build_posterior`` settings for a backend class name.
 
-    SNLE and SNRE sample with sbi's vectorized slice sampler, :data:`MCMC_PARAMETERS`;
-    SNPE samples directly from its flow (sbi's default, nothing to set).
+    SNLE and SNRE use ``sample_with='auto'``: rejection sampling from the prior when
+    :func:`estimate_acceptance` predicts at least :data:`MIN_REJECTION_ACCEPTANCE`, else
+    sbi's vectorized slice sampler with :data:`MCMC_PARAMETERS` (see
+    :func:`resolve_auto_sampling`). SNPE samples directly from its flow (sbi's default).
     """
     if backend in ("SNLEBackend", "SNREBackend"):
         return {
-            "sample_with": "mcmc",
+            "sample_with": AUTO,
             "mcmc_method": "slice_np_vectorized",
             "mcmc_parameters": dict(MCMC_PARAMETERS),
         }
     return {}
 
 
-class SilentTracker:
-    """A training tracker that records nothing.
+def sampling_options(backend: str, user: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The defaults of :func:`default_sampling_options` updated with the user's settings.
 
-    sbi's trainers otherwise open a TensorBoard writer under ``./sbi-logs`` (a directory in
-    the user's working directory and a background thread per trainer); the training summary
-    stays available in the trainer's ``summary``.
+    User values win. Settings of one method given without ``sample_with`` select that
+    method: ``{'mcmc_parameters': {...}}`` means MCMC, ``{'rejection_sampling_parameters':
+    {...}}`` rejection sampling, rather than ``'auto'``.
     """
+    user = dict(user or {})
+    options = default_sampling_options(backend)
+    if options.get("sample_with") == AUTO and "sample_with" not in user:
+        if "mcmc_parameters" in user or "mcmc_method" in user:
+            user["sample_with"] = "mcmc"
+        elif "rejection_sampling_parameters" in user:
+            user["sample_with"] = "rejection"
+    options.update(user)
+    if options.get("sample_with") not in (AUTO, "mcmc"):
+        options.pop("mcmc_method", None)
+        options.pop("mcmc_parameters", None)
+    return options
 
-    log_dir = None
 
-    def log_metric(self, name: str, value: float, step: int | None = None) -> None:  # noqa: D102
-        pass
+def estimate_acceptance(log_ratio: torch.Tensor, m: float = 1.2) -> float:
+    """Acceptance rate of rejection sampling from the prior, estimated from prior draws.
 
-    def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:  # noqa: D102
-        pass
+    Parameters
+    ----------
+    log_ratio : torch.Tensor
+        ``log(unnormalised posterior / prior)`` (the log likelihood or log ratio, up to a
+        constant) at draws from the prior.
+    m : float
+        sbi's safety factor on the maximum ratio.
 
-    def log_params(self, params: dict[str, Any]) -> None:  # noqa: D102
-        pass
+    Returns
+    -------
+    float
+        ``mean(ratio) / (m * max(ratio))`` over the draws. sbi bounds the ratio by a maximum
+        found by gradient ascent, which is at least the largest one drawn, so the actual rate
+        is at most this estimate.
+    """
+    finite = log_ratio[torch.isfinite(log_ratio)]
+    if finite.numel() == 0:
+        return 0.0
+    scaled = torch.exp(finite - finite.max())
+    return float(scaled.sum() / (log_ratio.numel() * m))
 
-    def add_figure(self, name: str, figure: Any, step: int | None = None) -> None:  # noqa: D102
-        pass
 
-    def flush(self) -> None:  # noqa: D102
-        pass
+def resolve_auto_sampling(options: dict[str, Any], acceptance: float) -> dict[str, Any]:
+    """Replace ``sample_with='auto'`` by ``'rejection'`` or ``'mcmc'`` for an acceptance rate.
+
+    Only the chosen method's settings are kept (``rejection_sampling_parameters``, or
+    ``mcmc_method`` and ``mcmc_parameters``); other keys pass through unchanged.
+    """
+    chosen = "rejection" if acceptance >= MIN_REJECTION_ACCEPTANCE else "mcmc"
+    drop = ("mcmc_method", "mcmc_parameters") if chosen == "rejection" else (
+        "rejection_sampling_parameters",
+    )
+    out = {k: v for k, v in options.items() if k not in drop}
+    out["sample_with"] = chosen
+    return out
 
 
 @contextlib.contextmanager

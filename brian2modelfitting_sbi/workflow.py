@@ -151,7 +151,11 @@ class PosteriorWorkflow:
                 )
             theta = np.atleast_2d(self.space.to_array(params))
         outputs = simulate_outputs(
-            self.problem, self.space.names, theta, variables=variables, target=self.target,
+            self.problem,
+            self.space.names,
+            theta,
+            variables=variables,
+            target=self.target,
             seed=seed,
         )
         return (outputs, self.space.to_quantities(theta)) if return_params else outputs
@@ -217,7 +221,11 @@ class PosteriorWorkflow:
         self._require_posterior()
         point = self._condition(condition)
         return conditional_pairplot(
-            self.posterior, self.space, point, resolution=resolution, limits=limits,
+            self.posterior,
+            self.space,
+            point,
+            resolution=resolution,
+            limits=limits,
             points=points,
         )
 
@@ -263,8 +271,14 @@ class PosteriorWorkflow:
         from .diagnostics import calibrate
 
         return calibrate(
-            self, n_tests, method, n_posterior_samples=n_posterior_samples, seed=seed,
-            n_jobs=n_jobs, executor=executor, progress=progress,
+            self,
+            n_tests,
+            method,
+            n_posterior_samples=n_posterior_samples,
+            seed=seed,
+            n_jobs=n_jobs,
+            executor=executor,
+            progress=progress,
         )
 
     def check_observation(self, z_limit: float | None = None) -> list[Any]:
@@ -306,8 +320,13 @@ class PosteriorWorkflow:
         from .io import load
 
         return load(
-            cls, path, features=features, namespace=namespace, backend=backend,
-            embedding_net=embedding_net, device=device,
+            cls,
+            path,
+            features=features,
+            namespace=namespace,
+            backend=backend,
+            embedding_net=embedding_net,
+            device=device,
         )
 
     # ------------------------------------------------------------------ interop
@@ -360,7 +379,10 @@ class PosteriorWorkflow:
         samples = self.sample_array(n_samples, seed=seed)
         backend = type(self.backend).__name__ if self.backend is not None else ""
         return to_arviz(
-            self.space, samples, x_o=self.x_o, feature_names=list(self.feature_names),
+            self.space,
+            samples,
+            x_o=self.x_o,
+            feature_names=list(self.feature_names),
             attrs={"backend": backend, "n_simulations": int(self.n_simulations)},
         )
 

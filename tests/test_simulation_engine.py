@@ -99,6 +99,32 @@ def test_noise_streams_per_sample():
     assert np.std(np.diff(whole[0, 0, :50])) > 1e-5  # noisy before the step
 
 
+def test_per_sample_noise_has_brians_statistics():
+    """The rewritten xi gives the same Euler–Maruyama process as Brian's own xi."""
+    from brian2 import Network, NeuronGroup, StateMonitor, farad, siemens
+
+    n_steps, gl, cap = 300, 30e-9, 50e-12  # tau = 1.7 ms: stationary long before 30 ms
+    current = passive_inputs(n_steps) * 0
+    problem = Problem.from_arguments(
+        NOISY_EQS, input_var="I", input=current, output_var="v",
+        output=np.full(current.shape, -70.0) * mV, dt=0.1 * ms, method="euler",
+        param_init={"v": EL}, namespace={"EL": EL, "sigma": 2 * mV},
+    )  # fmt: skip
+    sim = ChunkSimulator(problem, NAMES, 200, Recording(("v",)), "numpy")
+    ours = sim.run(np.tile([cap, gl], (200, 1)), seed=7).traces["v"][..., 100:]
+
+    eqs = NOISY_EQS.replace("+ I)", ")")
+    group = NeuronGroup(400, eqs, method="euler", dt=0.1 * ms,
+                        namespace={"EL": EL, "sigma": 2 * mV})  # fmt: skip
+    group.v, group.gL, group.C = EL, gl * siemens, cap * farad
+    monitor = StateMonitor(group, "v", record=True)
+    Network(group, monitor).run(n_steps * 0.1 * ms)
+    brians = monitor.v_[:, 100:]
+    assert abs(np.mean(ours) - float(EL)) < 2e-4 and abs(np.mean(brians) - float(EL)) < 2e-4
+    assert np.std(ours) == pytest.approx(np.std(brians), rel=0.05)
+    assert np.std(ours) == pytest.approx(2e-3, rel=0.1)  # sigma: the stationary std
+
+
 def test_unsupported_noise_method_uses_brian_generator():
     current = passive_inputs()
     problem = Problem.from_arguments(
@@ -107,11 +133,50 @@ def test_unsupported_noise_method_uses_brian_generator():
         param_init={"v": EL}, namespace={"EL": EL, "sigma": 2 * mV},
     )  # fmt: skip
     assert plan_noise(problem) is None and uses_brian_random(problem, None)
-    # still reproducible for a given seed and chunk size
-    task = make_task(problem, 3)
+    # still reproducible for a given seed and chunk size, with a warning about the limit
+    with pytest.warns(RuntimeWarning, match="same chunk size only"):
+        task = make_task(problem, 3)
     a = simulate_features(task, draw(5), seed=1, progress=False)
     b = simulate_features(task, draw(5), seed=1, progress=False)
     np.testing.assert_array_equal(a, b)
+
+
+def test_serial_chunks_are_handed_over_as_they_finish(monkeypatch):
+    import brian2modelfitting_sbi.simulation.runner as runner
+
+    events: list[tuple[str, int]] = []
+    original = runner.run_chunk
+
+    def logged(task, start, theta, seed):
+        events.append(("run", start))
+        return original(task, start, theta, seed)
+
+    monkeypatch.setattr(runner, "run_chunk", logged)
+    task = make_task(make_problem(n_steps=60), 2, features=[np.mean])
+    simulate_features(
+        task, draw(5), seed=0, progress=False, on_chunk=lambda s, t, x: events.append(("store", s))
+    )
+    # each chunk is stored before the next one runs: a killed run keeps what it finished
+    assert events == [(kind, s) for s in (0, 2, 4) for kind in ("run", "store")]
+
+
+def test_heun_and_multiplicative_noise_are_chunk_invariant():
+    current = passive_inputs(100)
+    problem = Problem.from_arguments(
+        "dv/dt = (gL*(EL - v) + I)/C + 0.1*(v - EL)*sqrt(gL/C)*xi : volt\n"
+        "gL : siemens (constant)\nC : farad (constant)",
+        input_var="I", input=current, output_var="v",
+        output=np.full(current.shape, -70.0) * mV, dt=0.1 * ms, param_init={"v": EL},
+        namespace={"EL": EL},
+    )  # fmt: skip
+    plan = plan_noise(problem)
+    assert plan is not None and plan.method == "heun"  # Brian's choice for this noise
+    theta = draw(4)
+    whole = simulate_features(make_task(problem, 4, [np.mean, np.std]), theta, seed=1,
+                              progress=False)  # fmt: skip
+    split = simulate_features(make_task(problem, 3, [np.mean, np.std]), theta, seed=1,
+                              progress=False)  # fmt: skip
+    np.testing.assert_array_equal(split, whole)
 
 
 def test_network_built_once_and_reused():
@@ -187,7 +252,7 @@ def test_default_chunk_size_from_budget():
     assert default_chunk_size(problem, rec, 100) == 100
     # a budget for 30 samples: 100 samples -> 4 even chunks of 25, no mostly-padding chunk
     assert default_chunk_size(problem, rec, 100, memory_budget=30 * per) == 25
-    # two workers share the budget and get at least one chunk each
+    # at least one chunk per worker (each worker has the whole budget)
     assert default_chunk_size(problem, rec, 100, n_workers=2) == 50
     assert default_chunk_size(problem, rec, 100, memory_budget=1) == 1
     noisy = make_problem(noisy=True)

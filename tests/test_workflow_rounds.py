@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from brian2 import nS, pF
 from workflow_support import (
     LEARNING,
     bounds,
@@ -25,7 +26,7 @@ def test_second_round_is_narrower(backend):
     inf, first = two_round(backend)
     second = spread(inf)
     assert len(inf.rounds) == 2
-    assert second < 0.9 * first, (first, second)
+    assert second < 0.8 * first, (first, second)
     # round 2 was drawn from the round-1 posterior: far more concentrated than the prior box
     round2 = inf.theta[200:]
     assert np.all(round2.std(axis=0) / inf.space.width < 0.15)
@@ -49,8 +50,15 @@ def test_snpe_second_round_uses_the_proposal():
 
 def test_infer_again_continues_and_restart_starts_over():
     inf = new_inferencer()
-    inf.infer(100, backend="snpe", seed=1, progress=False, training=LEARNING,
-              estimator_options=estimator_options("snpe"), **bounds())
+    inf.infer(
+        100,
+        backend="snpe",
+        seed=1,
+        progress=False,
+        training=LEARNING,
+        estimator_options=estimator_options("snpe"),
+        **bounds(),
+    )
     first_posterior, first_backend = inf.posterior, inf.backend
     # same bounds again (or none): a second round drawn from the current posterior
     inf.infer(100, backend="snpe", seed=1, progress=False)
@@ -83,14 +91,32 @@ def test_step_api_matches_infer():
     assert theta.shape == (100, 2) and x.shape == (100, len(steps.feature_names))
     with pytest.raises(RuntimeError, match="no trained backend"):
         steps.build_posterior()
-    backend = steps.train("snpe", seed=7, training=LEARNING,
-                          estimator_options=estimator_options("snpe"))
+    backend = steps.train(
+        "snpe", seed=7, training=LEARNING, estimator_options=estimator_options("snpe")
+    )
     assert backend is steps.backend and steps.posterior is None
     posterior = steps.build_posterior()
     assert posterior is steps.posterior
 
     whole = new_inferencer()
-    whole.infer(100, backend="snpe", seed=7, progress=False, training=LEARNING,
-                estimator_options=estimator_options("snpe"), **bounds())
+    whole.infer(
+        100,
+        backend="snpe",
+        seed=7,
+        progress=False,
+        training=LEARNING,
+        estimator_options=estimator_options("snpe"),
+        **bounds(),
+    )
     np.testing.assert_array_equal(steps.theta, whole.theta)
     np.testing.assert_array_equal(steps.sample_array(50, seed=1), whole.sample_array(50, seed=1))
+
+
+@pytest.mark.parametrize("backend", ["snle", "snre"])
+def test_results_of_unnormalized_posteriors(backend):
+    """MAP and log density also work for SNLE/SNRE (log density up to a constant)."""
+    inf, _ = two_round(backend)
+    best = inf.best_params
+    assert abs(best["C"] / pF - 200) < 30 and abs(best["gL"] / nS - 10) < 2
+    near, far = inf.log_prob({"C": [200, 350] * pF, "gL": [10, 25] * nS})
+    assert np.isfinite(near) and near > far

@@ -23,7 +23,12 @@ LEARNING = {
 }
 #: Few short MCMC chains for SNLE/SNRE.
 SMALL_MCMC = {
-    "mcmc_parameters": {"num_chains": 10, "warmup_steps": 10, "thin": 1, "init_strategy": "resample"}
+    "mcmc_parameters": {
+        "num_chains": 10,
+        "warmup_steps": 10,
+        "thin": 1,
+        "init_strategy": "resample",
+    }
 }
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from brian2 import mV, ms, nA, nS, pF
+from brian2 import ms, mV, nA, nS, pF
 
 from brian2modelfitting_sbi import Inferencer
 from brian2modelfitting_sbi.features import FeatureProvider

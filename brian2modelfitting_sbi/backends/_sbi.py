@@ -13,7 +13,14 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
-from ..training import default_sampling_options, default_training_options
+from ..training import (
+    ACCEPTANCE_PILOT,
+    AUTO,
+    default_training_options,
+    estimate_acceptance,
+    resolve_auto_sampling,
+    sampling_options,
+)
 from .base import InferenceBackend
 
 
@@ -84,6 +91,7 @@ class SbiBackend(InferenceBackend):
         self.training = dict(training or {})
         self.sampling = dict(sampling or {})
         self.last_training: dict[str, Any] = {}
+        self.last_sampling: dict[str, Any] = {}
         self.density_estimator: torch.nn.Module | None = None
         self.trainer = self._make_trainer()
 
@@ -135,12 +143,28 @@ class SbiBackend(InferenceBackend):
 
     def build_posterior(self, x_o: Tensor) -> Any:
         """The posterior at ``x_o``, built with this backend's sampler settings."""
-        options = default_sampling_options(type(self).__name__)
-        options.update(self.sampling)
+        options = sampling_options(type(self).__name__, self.sampling)
+        self.last_sampling = dict(options)
+        if options.get("sample_with") == AUTO:
+            acceptance = self._estimate_acceptance(options, x_o)
+            options = resolve_auto_sampling(options, acceptance)
+            self.last_sampling = dict(options, estimated_acceptance=acceptance)
         posterior = self.trainer.build_posterior(
             self.density_estimator, **posterior_arguments(options)
         )
         return posterior.set_default_x(x_o)
+
+    def _estimate_acceptance(self, options: dict[str, Any], x_o: Tensor) -> float:
+        """Acceptance rate that rejection sampling from the prior would have at ``x_o``."""
+        trial = resolve_auto_sampling(options, acceptance=1.0)  # the rejection posterior
+        posterior = self.trainer.build_posterior(
+            self.density_estimator, **posterior_arguments(trial)
+        ).set_default_x(x_o)
+        theta = self.prior.sample((ACCEPTANCE_PILOT,))
+        with torch.no_grad():
+            log_ratio = posterior.potential(theta) - self.prior.log_prob(theta)
+        m = float((options.get("rejection_sampling_parameters") or {}).get("m", 1.2))
+        return estimate_acceptance(log_ratio, m)
 
 
 _PARAMETER_CLASSES = {

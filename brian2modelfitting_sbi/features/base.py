@@ -91,9 +91,7 @@ class CombinedFeatures(FeatureProvider):
         self.providers = flat
 
     def recording(self) -> Recording:
-        recs = [p.recording() for p in self.providers]
-        variables = tuple(dict.fromkeys(v for r in recs for v in r.variables))
-        return Recording(variables, any(r.spikes for r in recs))
+        return Recording.merge(p.recording() for p in self.providers)
 
     def names(self, n_traces: int) -> list[str]:
         return [n for p in self.providers for n in p.names(n_traces)]

@@ -413,7 +413,8 @@ def get_simulator(
         return sim
 
 
-def clear_cache() -> None:
-    """Forget this process's simulators (their networks are rebuilt on next use)."""
+def clear_cache(device: str | None = None) -> None:
+    """Forget this process's simulators (all, or those of one device); rebuilt on next use."""
     with LOCK:
-        _CACHE.clear()
+        for key in [k for k, sim in _CACHE.items() if device in (None, sim.device)]:
+            del _CACHE[key]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import math
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -23,13 +24,13 @@ import cloudpickle
 import numpy as np
 
 from ..problem import Problem, ProblemError
-from .executors import as_executor
+from . import executors
 from .network import DEVICES, LOCK, Recording, get_simulator
-from .noise import plan_noise
+from .noise import plan_noise, uses_brian_random
 
-#: Default memory budget (bytes) for what the chunks running at once hold: their recorded
-#: traces, one temporary copy for the features and the pre-drawn noise. Shared by the local
-#: workers of a process pool.
+#: Default memory budget (bytes) of one simulating process for what its chunk holds: the
+#: recorded traces, one temporary copy for the features and the pre-drawn noise. Each worker
+#: of a pool (or Dask cluster) has this budget.
 DEFAULT_CHUNK_BYTES = 1024 * 2**20
 #: Upper bound on a chunk, so that progress is reported regularly.
 MAX_CHUNK_SIZE = 10_000
@@ -51,16 +52,17 @@ def default_chunk_size(
     memory_budget: int = DEFAULT_CHUNK_BYTES,
     n_workers: int = 1,
 ) -> int:
-    """A chunk size for ``n_samples`` simulations within ``memory_budget`` bytes.
+    """A chunk size for ``n_samples`` simulations within ``memory_budget`` bytes per worker.
 
-    The largest chunk that fits the budget (shared by ``n_workers`` local workers) sets the
-    number of chunks — at least one per worker; the samples are then split evenly so that the
-    last chunk is not mostly padding. Fewer, larger chunks matter: each chunk pays Brian's
-    per-time-step overhead once (about as much as simulating ~1,000 Hodgkin–Huxley neurons).
+    The largest chunk that fits the budget sets the number of chunks, rounded up to a multiple
+    of ``n_workers`` so that the workers get equal shares; the samples are then split evenly,
+    so that the last chunk is not mostly padding. Fewer, larger chunks matter: each chunk pays
+    Brian's per-time-step overhead once (about as much as simulating ~1,000 Hodgkin–Huxley
+    neurons).
     """
     n_workers = max(1, int(n_workers))
-    per_worker = max(1, int(memory_budget) // n_workers)
-    largest = int(max(1, min(MAX_CHUNK_SIZE, per_worker // bytes_per_sample(problem, recording))))
+    per_sample = bytes_per_sample(problem, recording)
+    largest = int(max(1, min(MAX_CHUNK_SIZE, int(memory_budget) // per_sample)))
     n_chunks = math.ceil(n_samples / largest)
     if n_workers > 1:
         n_chunks = min(n_samples, n_workers * math.ceil(n_chunks / n_workers))
@@ -111,6 +113,14 @@ class ChunkTask:
             from .standalone import check_standalone
 
             check_standalone(self.problem)
+        elif uses_brian_random(self.problem, plan_noise(self.problem)):
+            warnings.warn(
+                "this model draws random numbers from Brian's own generator (rand()/randn(), or "
+                f"xi with method={self.problem.method!r}, not 'euler'/'heun'): a seed makes "
+                "them reproducible for the same chunk size only",
+                RuntimeWarning,
+                stacklevel=3,
+            )
         if not self.fingerprint:
             object.__setattr__(self, "fingerprint", self.problem.fingerprint())
         if self.target is None:
@@ -230,10 +240,25 @@ def simulate_features(
     if n == 0:
         raise ValueError("theta: no parameter sets to simulate")
     seed = resolve_seed(seed)
-    executor = as_executor(executor) if executor is not None else _SerialExecutor()
+    serial = executor is None
+    executor = _SerialExecutor() if serial else executors.as_executor(executor)
+    # Chunks in flight at once: results are handled (stored, counted) as they come, and a
+    # serial run stores each chunk before it starts the next one.
+    window = 1 if serial else 2 * executors.n_workers(executor)
     out: np.ndarray | None = None
     bar = tqdm(total=n, unit="sim", desc="simulating", disable=not progress, smoothing=0)
-    futures: dict[cf.Future, tuple[int, int]] = {}
+    pending: dict[cf.Future, tuple[int, int]] = {}
+
+    def finish(done: set[cf.Future]) -> None:
+        nonlocal out
+        for fut in done:
+            start, stop = pending.pop(fut)
+            _, x = fut.result()
+            out = _place(out, start, x, n)
+            if on_chunk is not None:
+                on_chunk(start, theta[start:stop], x)
+            bar.update(stop - start)
+
     try:
         for start, stop in iter_chunks(n, task.chunk_size):
             known = skip(start) if skip is not None else None
@@ -242,16 +267,13 @@ def simulate_features(
                 bar.update(stop - start)
                 continue
             fut = executor.submit(run_chunk, task, start, theta[start:stop], seed)
-            futures[fut] = (start, stop)
-        for fut in cf.as_completed(futures):
-            start, x = fut.result()
-            stop = futures[fut][1]
-            out = _place(out, start, x, n)
-            if on_chunk is not None:
-                on_chunk(start, theta[start:stop], x)
-            bar.update(stop - start)
+            pending[fut] = (start, stop)
+            while len(pending) >= window:
+                finish(cf.wait(pending, return_when=cf.FIRST_COMPLETED).done)
+        while pending:
+            finish(cf.wait(pending, return_when=cf.FIRST_COMPLETED).done)
     except BaseException:
-        for fut in futures:
+        for fut in pending:
             fut.cancel()
         raise
     finally:

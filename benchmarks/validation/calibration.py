@@ -1,0 +1,103 @@
+"""SBC and TARP calibration of a trained backend, with sbi's diagnostics.
+
+Posterior samples for every test observation are drawn once (vectorized over observations)
+and handed to both :func:`sbi.diagnostics.run_sbc` and :func:`sbi.diagnostics.run_tarp`
+through :class:`DrawnSamples`, so the two checks share one (costly, for MCMC) set of draws.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from sbi.diagnostics import check_sbc, check_tarp, run_sbc, run_tarp
+
+from brian2modelfitting_sbi.backends._sbi import posterior_arguments
+
+#: Batched MCMC for SNLE/SNRE test observations: a few chains per observation.
+CALIBRATION_MCMC = {
+    "sample_with": "mcmc",
+    "mcmc_method": "slice_np_vectorized",
+    "mcmc_parameters": {"num_chains": 4, "warmup_steps": 30, "thin": 1},
+}
+
+
+class DrawnSamples:
+    """Stands in for a posterior in sbi's diagnostics: returns samples drawn beforehand."""
+
+    def __init__(self, samples: torch.Tensor) -> None:
+        self.samples = samples  # (n_samples, n_observations, dim)
+
+    def sample_batched(self, sample_shape: Any, x: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        """The stored samples (shape checked against the request)."""
+        n = int(torch.Size(sample_shape).numel())
+        if n != self.samples.shape[0] or len(x) != self.samples.shape[1]:
+            raise ValueError("requested samples do not match the stored draws")
+        return self.samples
+
+
+@dataclass
+class Calibration:
+    """Calibration figures of one posterior."""
+
+    sbc_ks_pvalue: float  # smallest KS p-value of SBC rank uniformity over parameters
+    sbc_c2st_ranks: float  # largest C2ST of ranks vs uniform over parameters
+    tarp_atc: float  # TARP area to curve (0: calibrated, <0: overconfident)
+    tarp_ks_pvalue: float
+    sampler: str
+
+    @property
+    def calibrated(self) -> bool:
+        """SBC ranks uniform (Bonferroni over 3 parameters at 5%) and TARP consistent."""
+        return self.sbc_ks_pvalue > 0.05 / 3 and self.tarp_ks_pvalue > 0.05
+
+    def as_text(self) -> str:
+        """Short summary for tables: ``SBC p / TARP ATC``."""
+        ok = "ok" if self.calibrated else "NOT calibrated"
+        return f"SBC p={self.sbc_ks_pvalue:.2f} TARP atc={self.tarp_atc:+.3f} ({ok})"
+
+
+def draw_batched(backend: Any, posterior: Any, xs: torch.Tensor, n: int) -> tuple:
+    """``(samples (n, len(xs), d), sampler name)``, vectorized over the observations."""
+    if type(backend).__name__ == "SNPEBackend":
+        return posterior.sample_batched((n,), x=xs, show_progress_bars=False), "direct"
+    mcmc = backend.trainer.build_posterior(
+        backend.density_estimator, **posterior_arguments(CALIBRATION_MCMC)
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "large number of chains"
+        samples = mcmc.sample_batched((n,), x=xs, show_progress_bars=False)
+    return samples, "mcmc (4 chains/x, 30 warmup)"
+
+
+def calibrate(
+    backend: Any, posterior: Any, thetas: torch.Tensor, x: np.ndarray, n_samples: int = 100
+) -> Calibration:
+    """SBC (marginal ranks) and TARP for test pairs drawn from the prior.
+
+    ``thetas`` are in the coordinates the posterior samples in (the Inferencer's unit box,
+    ``space.to_torch``); ``x`` are the features.
+    """
+    xs = torch.as_tensor(x, dtype=torch.float32)
+    samples, sampler = draw_batched(backend, posterior, xs, n_samples)
+    drawn = DrawnSamples(samples)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        ranks, dap = run_sbc(
+            thetas, xs, drawn, num_posterior_samples=n_samples, show_progress_bar=False
+        )
+        checks = check_sbc(ranks, thetas, dap, num_posterior_samples=n_samples)
+        ecp, alpha = run_tarp(
+            thetas, xs, drawn, num_posterior_samples=n_samples, show_progress_bar=False
+        )
+    atc, tarp_p = check_tarp(ecp, alpha)
+    return Calibration(
+        float(checks["ks_pvals"].min()),
+        float(checks["c2st_ranks"].max()),
+        float(atc),
+        float(tarp_p),
+        sampler,
+    )

@@ -1,0 +1,113 @@
+"""The benchmark's table, as a reStructuredText simple table (readable in a terminal too)."""
+
+from __future__ import annotations
+
+import datetime
+import os
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+BEGIN = ".. begin-validation-results"
+END = ".. end-validation-results"
+
+
+def _mean(rows: list[Any], attr: str) -> float:
+    return float(np.mean([getattr(r, attr) for r in rows]))
+
+
+def _pair(ours: float, sbi: float, fmt: str) -> str:
+    return f"{fmt.format(ours)} / {fmt.format(sbi)}"
+
+
+def _ratio(ours: float, sbi: float) -> str:
+    return f"{sbi / ours:.1f}x" if ours > 0 else "-"
+
+
+def _calibration(rows: list[Any]) -> str:
+    cal = [r.calibration for r in rows if r.calibration]
+    if not cal:
+        return "-"
+    c = cal[0]
+    ok = c["sbc_ks_pvalue"] > 0.05 / 3 and c["tarp_ks_pvalue"] > 0.05
+    return f"{c['sbc_ks_pvalue']:.2f} / {c['tarp_atc']:+.3f} {'ok' if ok else 'NO'}"
+
+
+def table_rows(rows: list[Any]) -> list[list[str]]:
+    """One line per (simulations, backend): ours / sbi side by side, means over repeats."""
+    groups: dict[tuple, dict[str, list]] = defaultdict(lambda: defaultdict(list))
+    for r in rows:
+        groups[(r.n, r.backend)][r.setting].append(r)
+    out = []
+    for (n, backend), by_setting in groups.items():
+        ours, sbi = by_setting.get("ours", []), by_setting.get("sbi", [])
+        if not ours or not sbi:
+            only = ours or sbi
+            ours = sbi = only
+        train = (_mean(ours, "train_s"), _mean(sbi, "train_s"))
+        sample = (_mean(ours, "sample_s"), _mean(sbi, "sample_s"))
+        out.append([
+            f"{n:,}",
+            backend,
+            f"{ours[0].simulate_s:.1f}",
+            _pair(*train, "{:.1f}"),
+            _ratio(*train),
+            _pair(_mean(ours, "epochs"), _mean(sbi, "epochs"), "{:.0f}"),
+            _pair(*sample, "{:.2f}"),
+            _ratio(*sample),
+            ours[0].sampler,
+            _pair(_mean(ours, "c2st"), _mean(sbi, "c2st"), "{:.3f}"),
+            _calibration(ours),
+        ])
+    return out
+
+
+HEADER = [
+    "sims",
+    "backend",
+    "sim s",
+    "train s ours / sbi",
+    "faster",
+    "epochs ours / sbi",
+    "1000 samples s ours / sbi",
+    "faster",
+    "our sampler",
+    "C2ST ours / sbi",
+    "SBC p / TARP atc (ours)",
+]
+
+
+def format_table(rows: list[Any]) -> str:
+    """An RST simple table of the results."""
+    body = table_rows(rows)
+    widths = [max(len(h), *(len(line[j]) for line in body)) for j, h in enumerate(HEADER)]
+    rule = "  ".join("=" * w for w in widths)
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
+
+    return "\n".join([rule, line(HEADER), rule, *(line(b) for b in body), rule])
+
+
+def write_docs(path: Path, table: str, args: dict[str, Any]) -> None:
+    """Replace the results block of ``path`` (between the markers) with ``table``.
+
+    ``args`` are the benchmark's command-line settings (as saved in its JSON).
+    """
+    text = path.read_text() if path.exists() else f"{BEGIN}\n{END}\n"
+    if BEGIN not in text or END not in text:
+        text = text.rstrip() + f"\n\n{BEGIN}\n{END}\n"
+    head, rest = text.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    sizes = " ".join(map(str, args["sizes"]))
+    block = (
+        f"{BEGIN}\n\n"
+        f"Generated {datetime.date.today().isoformat()} from ``python -m benchmarks.validation "
+        f"--sizes {sizes} --repeats {args['repeats']} --calibrate {args['calibrate']}`` "
+        f"(one torch thread, Brian 2 target ``{args['target']}``, {os.cpu_count()} cores). "
+        f"Times are CPU seconds of the benchmark process, means over the repeats.\n\n"
+        f"{table}\n\n{END}"
+    )
+    path.write_text(head + block + tail)

@@ -1,0 +1,35 @@
+"""The torch boundary for features: x in SI units → float32 tensors of moderate magnitude.
+
+Features come in SI units, so some are tiny (a current of 1e-10 A, a squared error of 1e-8
+V²). sbi's standardizing layers floor standard deviations at small constants and float32 keeps
+~7 digits, so such features would lose their information. Every feature column is therefore
+divided by a power of ten close to its spread in the first round of simulations before it
+reaches torch. The scale is fixed once the estimator is trained on it and derives from the
+stored first-round features, so a saved inference rebuilds the same scale.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+
+def feature_scale(x: np.ndarray) -> np.ndarray:
+    """Per-feature power-of-ten scale from training features ``(n, k)`` (NaN rows ignored).
+
+    Columns without a finite, positive spread get scale 1.
+    """
+    x = np.asarray(x, dtype=float)
+    finite = np.all(np.isfinite(x), axis=1)
+    if finite.sum() < 2:
+        return np.ones(x.shape[1])
+    spread = np.std(x[finite], axis=0)
+    scale = np.ones_like(spread)
+    ok = np.isfinite(spread) & (spread > 0)
+    scale[ok] = 10.0 ** np.round(np.log10(spread[ok]))
+    return scale
+
+
+def x_to_torch(x: np.ndarray, scale: np.ndarray, device: str = "cpu") -> torch.Tensor:
+    """Features ``(n, k)`` in SI units → float32 tensor divided by ``scale``."""
+    return torch.as_tensor(np.asarray(x, dtype=float) / scale, dtype=torch.float32, device=device)
