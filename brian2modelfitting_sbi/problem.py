@@ -287,8 +287,7 @@ class Problem:
                 )
             if get_dimensions(unit) != eqs[name].dim:
                 raise ProblemError(
-                    f"output[{name!r}]: expected units of {get_unit(eqs[name].dim)!r}, "
-                    f"got {unit!r}"
+                    f"output[{name!r}]: expected units of {get_unit(eqs[name].dim)!r}, got {unit!r}"
                 )
             outputs[name], output_units[name] = arr, get_unit(eqs[name].dim)
 
@@ -313,7 +312,7 @@ class Problem:
                 external |= get_identifiers(code)
         if isinstance(refractory, str):
             external |= get_identifiers(refractory)
-        external -= set(eqs.names) | set(inputs) | _BRIAN_INTERNALS
+        external -= set(eqs.names) | set(inputs) | _BRIAN_INTERNALS | set(eqs.stochastic_variables)
         local = dict(namespace) if namespace is not None else get_local_namespace(level + 1)
         resolved, missing = {}, []
         for name in sorted(external):

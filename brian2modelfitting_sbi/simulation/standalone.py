@@ -16,8 +16,8 @@ import contextlib
 import os
 import shutil
 import tempfile
-import weakref
 from collections.abc import Iterator, Sequence
+from multiprocessing.util import Finalize
 from typing import ClassVar
 
 import numpy as np
@@ -72,7 +72,8 @@ class StandaloneChunkSimulator(ChunkSimulator):
         std = all_devices["cpp_standalone"]
         std.reinit()  # forget any earlier project of this process
         self.directory = tempfile.mkdtemp(prefix="sbi_standalone_")
-        self._cleanup = weakref.finalize(self, shutil.rmtree, self.directory, True)
+        # multiprocessing's Finalize also runs when a pool worker exits (atexit does not).
+        self._cleanup = Finalize(self, shutil.rmtree, args=(self.directory, True), exitpriority=10)
         set_device(std, build_on_run=False)
         try:
             with _no_openmp():
