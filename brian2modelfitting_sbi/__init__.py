@@ -4,6 +4,7 @@ The entry point is :class:`Inferencer`, which takes the same model/input/output 
 brian2modelfitting's fitters and returns a posterior over the model parameters.
 """
 
+from .amortized import AmortizedResults, NotAmortizedError, RecordingPosterior
 from .backends import InferenceBackend, get_backend, list_backends, refresh_backends
 from .features import FeatureProvider, vectorized
 from .inferencer import Inferencer
@@ -13,6 +14,9 @@ from .problem import Problem, ProblemError
 __version__ = "0.1.0"
 
 __all__ = [
+    "AmortizedResults",
+    "NotAmortizedError",
+    "RecordingPosterior",
     "FeatureProvider",
     "InferenceBackend",
     "Inferencer",

@@ -12,8 +12,8 @@ simulation), so their trace MSEs are comparable. Tutorial 02 is built on it.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -26,8 +26,8 @@ __all__ = ["Comparison", "compare_fit_and_inference", "split_budget", "trace_mse
 
 #: Table row of the fitter.
 FITTER_ROW = "TraceFitter + DE (MSEMetric)"
-#: Table row of the Inferencer (``{backend}`` is filled in).
-INFERENCER_ROW = "Inferencer + {backend} (MAP)"
+#: Table row of an Inferencer (``{backend}`` and ``{rounds}`` are filled in).
+INFERENCER_ROW = "Inferencer + {backend}, {rounds} (MAP)"
 
 _FITTER_KEYS = ("model", "input_var", "input", "output_var", "output", "dt", "method",
                 "param_init")
@@ -43,28 +43,31 @@ class Comparison:
         One row per method (:data:`FITTER_ROW`, :data:`INFERENCER_ROW`), columns: each
         parameter's estimate ``'<name> [<unit>]'`` and relative error to the truth
         ``'<name> error [%]'``, ``'<name> 90% interval'`` (posterior only), ``'trace MSE
-        [mV^2]'``, ``'wall time [s]'`` and ``'simulations'``.
+        [mV^2]'``, ``'wall time [s]'`` (the Inferencer's includes its MAP search) and
+        ``'simulations'``.
     fitter : brian2modelfitting.TraceFitter
         The fitted fitter.
-    inferencer : Inferencer
-        The Inferencer with its posterior.
+    inferencers : dict
+        Row name → Inferencer with its posterior.
     estimates : dict
         Method (row name) → parameter dict (Quantity values).
     traces : dict
         Method (row name) → simulated traces of its estimate, Quantity ``(n_traces, n_steps)``.
     truth : dict
         The true parameters.
-    timings : dict
-        Wall time in seconds of ``'fit'`` and ``'infer'`` (inference includes the MAP search).
     """
 
     table: Any
     fitter: Any
-    inferencer: Inferencer
+    inferencers: dict[str, Inferencer]
     estimates: dict[str, dict[str, Quantity]]
     traces: dict[str, Quantity]
     truth: dict[str, Quantity]
-    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def inferencer(self) -> Inferencer:
+        """The (last) Inferencer."""
+        return list(self.inferencers.values())[-1]
 
     def plot_traces(self, trace: int = 0, figsize: tuple[float, float] = (8.0, 3.0)) -> Any:
         """Recording of stimulus ``trace`` with the simulated trace of each estimate.
@@ -80,7 +83,7 @@ class Comparison:
         fig = Figure(figsize=figsize)
         ax = fig.add_subplot()
         ax.plot(t, observed, color="0.6", lw=2, label="recording")
-        for (name, traces), style in zip(self.traces.items(), ("-", "--"), strict=False):
+        for (name, traces), style in zip(self.traces.items(), ("-", "--", ":", "-."), strict=False):
             ax.plot(t, np.asarray(traces[trace]) / float(mV), style, lw=1, label=name)
         ax.set_xlabel("time [ms]")
         ax.set_ylabel(f"{var} [mV]")
@@ -121,6 +124,7 @@ def compare_fit_and_inference(
     *,
     popsize: int | None = None,
     backend: str = "snpe",
+    n_rounds: int | Sequence[int] = 1,
     seed: int = 1,
     level: float = 0.9,
     training: dict[str, Any] | None = None,
@@ -136,14 +140,18 @@ def compare_fit_and_inference(
         ``namespace``, the prior box as ``bounds`` and the true parameters as ``truth``, as
         :func:`~brian2modelfitting_sbi.datasets.load_hh_recording` returns them.
     n_simulations : int
-        Simulation budget of each method. The fitter runs ``n_rounds`` rounds of ``popsize``
-        parameter sets (see :func:`split_budget`); the Inferencer simulates as many.
+        Simulation budget of each method. The fitter runs ``n_simulations // popsize`` rounds
+        of ``popsize`` parameter sets (see :func:`split_budget`); the Inferencer simulates as
+        many.
     features
         The Inferencer's ``features=`` (the fitter uses ``MSEMetric`` on the raw traces).
     popsize : int, optional
         Parameter sets per fitter round (default: the budget over 20 rounds, at least 10).
     backend : str
         Inference backend.
+    n_rounds : int or sequence of int
+        Rounds of the inference (the budget is split evenly between them); a sequence gives
+        one Inferencer (and table row) per entry, e.g. ``(1, 2)``.
     seed : int
         Seeds the optimizer (numpy's global generator, restored afterwards) and the inference.
     level : float
@@ -156,15 +164,15 @@ def compare_fit_and_inference(
     Returns
     -------
     Comparison
-        The table, the fitted fitter, the Inferencer and the estimates' traces.
+        The table, the fitted fitter, the Inferencers and the estimates' traces.
     """
     from brian2modelfitting import MSEMetric, NevergradOptimizer, TraceFitter
 
     missing = sorted({*_FITTER_KEYS, "namespace", "bounds", "truth"} - set(data))
     if missing:
         raise ProblemError(f"data: missing keys {missing} (see datasets.load_hh_recording)")
-    popsize, n_rounds = split_budget(n_simulations, popsize)
-    budget = popsize * n_rounds
+    popsize, fit_rounds = split_budget(n_simulations, popsize)
+    budget = popsize * fit_rounds
     namespace, bounds, truth = dict(data["namespace"]), data["bounds"], data["truth"]
     fitter_args = {key: data[key] for key in _FITTER_KEYS}
 
@@ -180,7 +188,7 @@ def compare_fit_and_inference(
         fit_params, _ = fitter.fit(
             optimizer=NevergradOptimizer(method="DE"),
             metric=MSEMetric(),
-            n_rounds=n_rounds,
+            n_rounds=fit_rounds,
             callback=None,
             **bounds,
         )
@@ -188,40 +196,51 @@ def compare_fit_and_inference(
     finally:
         np.random.set_state(state)  # noqa: NPY002
 
-    t0 = time.perf_counter()
-    inferencer = Inferencer(**{k: data[k] for k in _FITTER_KEYS}, namespace=namespace,
-                            features=features)
-    inferencer.infer(budget, backend=backend, seed=seed, progress=progress, training=training,
-                     **bounds)
-    map_params = inferencer.best_params
-    infer_time = time.perf_counter() - t0
-    summary = inferencer.summary(level=level, seed=seed)
+    rounds = [n_rounds] if isinstance(n_rounds, int | np.integer) else list(n_rounds)
+    inferencers: dict[str, Inferencer] = {}
+    estimates = {FITTER_ROW: dict(fit_params)}
+    timings = {FITTER_ROW: fit_time}
+    for r in rounds:
+        if isinstance(r, bool) or not isinstance(r, int | np.integer) or not 1 <= r <= budget:
+            raise ProblemError(f"n_rounds: expected integers in [1, {budget}], got {n_rounds!r}")
+        row = INFERENCER_ROW.format(backend=str(backend).upper(),
+                                    rounds=f"{r} round" + ("s" if r > 1 else ""))
+        t0 = time.perf_counter()
+        inferencer = Inferencer(**{k: data[k] for k in _FITTER_KEYS}, namespace=namespace,
+                                features=features)
+        inferencer.infer(budget // r, n_rounds=int(r), backend=backend, seed=seed,
+                         progress=progress, training=training, **bounds)
+        estimates[row] = inferencer.best_params
+        timings[row] = time.perf_counter() - t0
+        inferencers[row] = inferencer
 
-    sbi_row = INFERENCER_ROW.format(backend=str(backend).upper())
-    estimates = {FITTER_ROW: dict(fit_params), sbi_row: map_params}
+    space = inferencer.space
     outputs = inferencer.generate_traces(
         params={name: Quantity([estimates[row][name] for row in estimates])
-                for name in inferencer.space.names}
+                for name in space.names}
     )
     var = inferencer.problem.trace_outputs[0]
     observed = inferencer.problem.outputs[var]
     traces = {row: outputs[var][k] for k, row in enumerate(estimates)}
+    units = [space.display_unit(j) for j in range(space.dim)]
     rows = {}
     for row, params in estimates.items():
         entry: dict[str, Any] = {}
-        for j, name in enumerate(summary.names):
-            unit = summary.units[j]
-            value = float(params[name] / unit)
-            entry[f"{name} [{unit}]"] = value
+        summary = inferencers[row].summary(level=level, seed=seed) if row in inferencers else None
+        for j, name in enumerate(space.names):
+            unit = units[j]
+            entry[f"{name} [{unit}]"] = float(params[name] / unit)
             entry[f"{name} error [%]"] = 100 * abs(float(params[name] / truth[name]) - 1)
-            if row == sbi_row:
+            interval = "n/a"
+            if summary is not None:
                 lo, hi = summary.lower[j] / float(unit), summary.upper[j] / float(unit)
-                entry[f"{name} {level:.0%} interval"] = f"[{lo:.3g}, {hi:.3g}]"
-            else:
-                entry[f"{name} {level:.0%} interval"] = "n/a"
+                interval = f"[{lo:.3g}, {hi:.3g}]"
+            entry[f"{name} {level:.0%} interval"] = interval
         entry["trace MSE [mV^2]"] = trace_mse(traces[row], observed)
-        entry["wall time [s]"] = fit_time if row == FITTER_ROW else infer_time
-        entry["simulations"] = budget if row == FITTER_ROW else inferencer.n_simulations
+        entry["wall time [s]"] = timings[row]
+        entry["simulations"] = (
+            inferencers[row].n_simulations if row in inferencers else budget
+        )
         rows[row] = entry
     import pandas as pd
 
@@ -229,9 +248,8 @@ def compare_fit_and_inference(
     return Comparison(
         table=table,
         fitter=fitter,
-        inferencer=inferencer,
+        inferencers=inferencers,
         estimates=estimates,
         traces=traces,
         truth=dict(truth),
-        timings={"fit": fit_time, "infer": infer_time},
     )

@@ -25,8 +25,14 @@ from .inferencer import Inferencer
 #: Simulations at scale 1: enough for a sharp 2-parameter posterior, minutes on 2 cores.
 N_SIMULATIONS = 4000
 
+#: Skewness and kurtosis matter: without them only the ratio g_na/g_kd is identified (the
+#: posterior stays a ridge across the prior box, even after two rounds); ``min``/``max`` would
+#: pin both too, but the recording's noise biases them, and the simulations are noise-free.
 FEATURES = EphysFeatures(
-    ["spike_count", "first_spike_latency", "isi_mean", "ap_peak", "ap_width", "mean", "std"],
+    [
+        "spike_count", "first_spike_latency", "isi_mean", "ap_peak", "ap_width",
+        "mean", "std", "skewness", "kurtosis",
+    ],
     threshold=0 * mV,
     stimulus=(10 * ms, 110 * ms),
 )

@@ -290,6 +290,109 @@ class PosteriorWorkflow:
             self.x, self.x_o, self.feature_names, Z_LIMIT if z_limit is None else z_limit
         )
 
+    # ------------------------------------------------------------------ amortized
+    def condition_many(
+        self,
+        outputs: Any,
+        output_var: str | Sequence[str] | None = None,
+        *,
+        input: Any = None,  # noqa: A002 - the fitters' name
+        input_var: str | Sequence[str] | None = None,
+        dt: Quantity | None = None,
+        names: Sequence[Any] | None = None,
+        n_samples: int = 1000,
+        level: float = 0.9,
+        seed: int | None = 0,
+        batched: bool = False,
+        with_map: bool = True,
+        z_limit: float | None = None,
+        threads: int | None = 1,
+    ) -> Any:
+        """Posteriors of new recordings made with the training protocol, without simulating.
+
+        A single-round SNPE is amortized: each posterior costs a pass of the trained network.
+        SNLE/SNRE sample each recording by MCMC or rejection (a ``RuntimeWarning`` says how
+        long that takes); multi-round SNPE is refused (its posterior is valid only at the
+        training observation). See :mod:`~brian2modelfitting_sbi.amortized`.
+
+        Parameters
+        ----------
+        outputs : list or Quantity array
+            The recordings, each like the constructor's ``output`` (an array
+            ``(n_traces, n_steps)`` with units, or a dict ``{'v': ..., 'spikes': ...}``), or
+            one array ``(n_recordings, n_traces, n_steps)``.
+        output_var : str or list of str, optional
+            Output variable(s) of non-dict recordings (default: the training one, if single).
+        input, input_var : optional
+            The recordings' stimuli, compared with the training ones (refused if they differ);
+            None assumes the training protocol.
+        dt : Quantity, optional
+            The recordings' time step, compared with the training dt.
+        names : sequence, optional
+            Names of the recordings (e.g. cell ids); default ``'0'``, ``'1'``, ...
+        n_samples : int
+            Posterior samples per recording.
+        level : float
+            Probability of the central credible intervals in the summaries.
+        seed : int, optional
+            Seed of the sampling. Without ``batched``, each recording is sampled with a seed
+            derived from ``seed`` and its features: the same recording gets the same samples
+            alone or in any batch.
+        batched : bool
+            SNPE only: draw all recordings' samples in one network call per chunk (sbi's
+            ``sample_batched``); statistically the same, but the samples then depend on the
+            batch.
+        with_map : bool
+            Search every MAP now (batched for SNPE); otherwise on first ``best_params``.
+        z_limit : float, optional
+            Flag features more than this many training standard deviations from the training
+            mean (default :data:`~brian2modelfitting_sbi.diagnostics.Z_LIMIT`), or outside the
+            training range.
+        threads : int or None
+            Torch threads while sampling.
+
+        Returns
+        -------
+        AmortizedResults
+            One :class:`~brian2modelfitting_sbi.amortized.RecordingPosterior` per recording;
+            ``.to_dataframe()``/``.to_csv(path)`` give the per-recording table.
+        """
+        from .amortized import condition_recordings
+
+        _check_count("n_samples", n_samples, 2)
+        return condition_recordings(
+            self,
+            outputs,
+            output_var,
+            input=input,
+            input_var=input_var,
+            dt=dt,
+            names=names,
+            n_samples=n_samples,
+            level=level,
+            seed=seed,
+            batched=batched,
+            with_map=with_map,
+            z_limit=z_limit,
+            threads=threads,
+        )
+
+    def condition(
+        self,
+        output: Any,
+        output_var: str | Sequence[str] | None = None,
+        *,
+        name: Any = "0",
+        **options: Any,
+    ) -> Any:
+        """The posterior of one new recording (see :meth:`condition_many` for the options).
+
+        Returns a :class:`~brian2modelfitting_sbi.amortized.RecordingPosterior`:
+        ``.samples``, ``.best_params``, ``.summary``, ``.flags``/``.misspecified``,
+        ``.to_arviz()``.
+        """
+        return self.condition_many([output], output_var, names=[name], **options)[0]
+
     # ------------------------------------------------------------------ save / load
     def save(self, path: str | os.PathLike) -> None:
         """Save problem, parameter space, backend, training data and network weights to

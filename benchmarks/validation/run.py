@@ -167,7 +167,14 @@ def main(argv: list[str] | None = None) -> list[Row]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 5000, 10000])
     parser.add_argument("--backends", nargs="+", default=["snpe", "snle", "snre"])
-    parser.add_argument("--settings", nargs="+", default=["ours", "sbi"], choices=SETTINGS)
+    parser.add_argument(
+        "--settings", nargs="+", default=["ours", "sbi"], choices=[*SETTINGS, "try"],
+        help="'try': this package's defaults updated with --try-training",
+    )
+    parser.add_argument(
+        "--try-training", type=json.loads, default={},
+        help='training overrides of the "try" setting, as JSON, e.g. \'{"stop_after_epochs": 15}\'',
+    )
     parser.add_argument("--repeats", type=int, default=1, help="training seeds per setting")
     parser.add_argument(
         "--calibrate", choices=["ours", "all", "none"], default="ours",
@@ -181,6 +188,7 @@ def main(argv: list[str] | None = None) -> list[Row]:
         "--from-json", type=Path, help="print (and --write-docs) the table of an earlier run"
     )
     args = parser.parse_args(argv)
+    SETTINGS["try"] = lambda backend: {"training": dict(args.try_training)}
     if args.from_json:
         saved = json.loads(args.from_json.read_text())
         rows = [Row(**r) for r in saved["rows"]]

@@ -1,9 +1,10 @@
 """Electrophysiology summary features, computed on whole arrays of traces.
 
 :class:`EphysFeatures` computes named features of one recorded variable for every sample and
-stimulus at once: the traces of a chunk, ``(n_samples, n_traces, n_steps)``, are processed in
-cache-sized blocks of rows with array operations (``np.bincount``, ``ufunc.reduceat``...);
-there is no Python loop over traces or spikes.
+stimulus at once: the traces of a chunk, ``(n_samples, n_traces, n_steps)``, go to compiled
+kernels (numba, :mod:`._kernels`) that read each trace once, in its memory layout (rows, or
+the time-major memory of a Brian 2 monitor, which is not copied); there is no Python loop over
+traces or spikes. The kernels are compiled on first use and cached on disk.
 
 Features (values in SI units: volts, seconds, hertz; "var" is the unit of the variable)
 ----------------------------------------------------------------------------------------
@@ -68,6 +69,7 @@ from brian2.units.fundamentalunits import DIMENSIONLESS, get_dimensions
 from ..problem import SPIKES, Problem, ProblemError
 from ..simulation.network import Recording
 from ..simulation.result import SimulationResult
+from . import _kernels
 from .base import FeatureProvider, feature_major, per_trace_names
 
 __all__ = ["FEATURES", "EphysFeatures", "FeatureInfo"]
@@ -141,13 +143,8 @@ _DEFAULT_FILL = {
     "ap_amplitude": "maximum minus resting potential",
     "ap_width": 0.0,
 }
-#: Bytes of trace data analysed at once (spike and AP analysis work on such blocks).
-_BLOCK_BYTES = 16 * 2**20
-#: Bytes of trace data per sub-block of the streaming statistics (which stays in the CPU's L2
-#: cache with its temporaries; larger sub-blocks would spend less time in Python calls).
-_SUB_BYTES = 2**20
-#: Samples first looked at around an AP peak for the half-height crossings (then doubled).
-_SCAN = 16
+#: Bytes of trace data per call of the compiled kernel (copies, if any, are this large).
+_BLOCK_BYTES = 64 * 2**20
 
 
 # ---------------------------------------------------------------------------- argument checks
@@ -516,7 +513,7 @@ class EphysFeatures(FeatureProvider):
                         block = traces[s0:s1, :, g.lo : g.hi]
                     else:
                         block = traces[s0:s1][:, ks, g.lo : g.hi]
-                    rows = np.ascontiguousarray(block, dtype=float).reshape(-1, length)
+                    rows = np.asarray(block).reshape(-1, length)  # a view if it can
                     values = _block_features(rows, g, wanted, thr, result.dt, self.fill)
                     for name, v in values.items():
                         out[s0:s1, ks, col[name]] = v.reshape(s1 - s0, len(ks))
@@ -534,73 +531,50 @@ def _sorted_spikes(result: SimulationResult) -> tuple[np.ndarray, np.ndarray]:
     return neuron[order], times[order]
 
 
-def _first_per_row(row: np.ndarray) -> np.ndarray:
-    """Positions of the first entry of each run of equal (sorted) rows."""
-    if row.size == 0:
-        return np.empty(0, dtype=np.int64)
-    return np.flatnonzero(np.concatenate(([True], row[1:] != row[:-1])))
-
-
 def _spike_timing(
     row: np.ndarray,
     times: np.ndarray,
     n_rows: int,
-    start: np.ndarray | float,
-    stop: np.ndarray | float,
-    onset: np.ndarray | float,
+    start: np.ndarray,
+    stop: np.ndarray,
+    onset: np.ndarray,
     wanted: set[str],
     fill: Mapping[str, float],
 ) -> dict[str, np.ndarray]:
     """Spike-time features per row from spikes sorted by (row, time).
 
-    ``start``, ``stop`` and ``onset`` (seconds) are scalars or one value per row; spikes
-    outside ``[start, stop)`` are ignored.
+    ``start``, ``stop`` and ``onset`` (seconds) hold one value per row; spikes outside
+    ``[start, stop)`` are ignored.
     """
-    start = np.broadcast_to(np.asarray(start, dtype=float), (n_rows,))
-    stop = np.broadcast_to(np.asarray(stop, dtype=float), (n_rows,))
-    onset = np.broadcast_to(np.asarray(onset, dtype=float), (n_rows,))
-    inside = (times >= start[row]) & (times < stop[row])
-    row, times = row[inside], times[inside]
-    counts = np.bincount(row, minlength=n_rows).astype(float)
+    if row.size and (row[0] < 0 or row[-1] >= n_rows):  # the kernel does not check
+        raise ValueError(f"EphysFeatures: spikes of neuron {row[0]} or {row[-1]}, with only "
+                         f"{n_rows} recorded traces")
+    columns = np.empty((n_rows, len(_kernels.TRAIN_COLUMNS)))
+    _kernels.spike_train_features(row, times, start, stop, onset, columns)
+    return _train_values(dict(zip(_kernels.TRAIN_COLUMNS, columns.T, strict=True)), wanted,
+                         fill, start, stop, onset)
+
+
+def _train_values(
+    columns: Mapping[str, np.ndarray],
+    wanted: set[str],
+    fill: Mapping[str, float],
+    start: np.ndarray | float,
+    stop: np.ndarray | float,
+    onset: np.ndarray | float,
+) -> dict[str, np.ndarray]:
+    """The spike-timing features in ``wanted`` from the kernels' columns, undefined filled."""
+    defaults = {"first_spike_latency": stop - onset, "isi_mean": stop - start, "isi_cv": 0.0,
+                "adaptation_index": 0.0}  # fmt: skip
     out: dict[str, np.ndarray] = {}
-    if "spike_count" in wanted:
-        out["spike_count"] = counts
-    if "firing_rate" in wanted:
-        out["firing_rate"] = counts / (stop - start)
-    if "first_spike_latency" in wanted:
-        after = times >= onset[row]
-        r_on, t_on = row[after], times[after]
-        first = _first_per_row(r_on)
-        latency = np.full(n_rows, np.nan)
-        latency[r_on[first]] = t_on[first] - onset[r_on[first]]
-        _fill(latency, "first_spike_latency", fill, stop - onset)
-        out["first_spike_latency"] = latency
-    if not wanted & {"isi_mean", "isi_cv", "adaptation_index"}:
-        return out
-    same = row[1:] == row[:-1]
-    isi = np.diff(times)[same]
-    isi_row = row[1:][same]
-    n_isi = np.bincount(isi_row, minlength=n_rows)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        isi_mean = np.bincount(isi_row, isi, minlength=n_rows) / n_isi
-        if "isi_mean" in wanted:
-            values = isi_mean.copy()
-            _fill(values, "isi_mean", fill, stop - start)
-            out["isi_mean"] = values
-        if "isi_cv" in wanted:
-            dev = isi - isi_mean[isi_row]
-            var = np.bincount(isi_row, dev * dev, minlength=n_rows) / (n_isi - 1)
-            cv = np.where(n_isi >= 2, np.sqrt(var) / isi_mean, np.nan)
-            _fill(cv, "isi_cv", fill, 0.0)
-            out["isi_cv"] = cv
-        if "adaptation_index" in wanted:
-            pair = isi_row[1:] == isi_row[:-1]
-            ratio = ((isi[1:] - isi[:-1]) / (isi[1:] + isi[:-1]))[pair]
-            pair_row = isi_row[1:][pair]
-            n_pairs = np.bincount(pair_row, minlength=n_rows)
-            adapt = np.bincount(pair_row, ratio, minlength=n_rows) / n_pairs
-            _fill(adapt, "adaptation_index", fill, 0.0)
-            out["adaptation_index"] = adapt
+    for name in wanted:
+        if name == "firing_rate":
+            out[name] = columns["spike_count"] / (stop - start)
+            continue
+        values = np.array(columns[name], dtype=float)
+        if name in defaults:
+            _fill(values, name, fill, defaults[name])
+        out[name] = values
     return out
 
 
@@ -624,259 +598,50 @@ def _block_features(
 ) -> dict[str, np.ndarray]:
     """Features of the rows of ``x`` (``(rows, length)``, one window) that need the trace.
 
-    One pass over sub-blocks of a few rows, which stay in the CPU cache with their
-    temporaries, gathers the sums, central moments, threshold crossings and, from ``reduceat``
-    over segments cut at AP edges, the extremes of each row and the peak and preceding trough
-    of each AP. Spike times and AP widths are then derived for the whole block at once.
+    One compiled pass over each row (:mod:`._kernels`; any memory layout) gathers the sums,
+    central moments, extremes, threshold crossings and the peak, trough and half-height width
+    of each AP; undefined values are then filled here.
     """
-    n_rows, length = x.shape
     spiking = wanted & _SPIKE_TIMING
     aps = wanted & _AP_SHAPE
     detect = bool(spiking or aps) and thr is not None
-    need_max = bool(wanted & {"max", "ap_peak", "ap_amplitude"})
-    need_min = bool(wanted & {"min", "ap_width"})
-    order = 4 if "kurtosis" in wanted else 3 if "skewness" in wanted else (
-        2 if "std" in wanted else 0)
-    spans = {"resting_potential": g.rest, "steady_state": g.steady,
-             "steady_state_stimend": g.stimend}
-    spans = {name: span for name, span in spans.items()
-             if span is not None and (name in wanted or name == "resting_potential")}
-
-    total = np.empty(n_rows)
-    stats = {name: np.empty(n_rows) for name in spans}
-    if need_max:
-        stats["max"] = np.empty(n_rows)
-    if need_min:
-        stats["min"] = np.empty(n_rows)
-    sums = {p: np.empty(n_rows) for p in range(2, order + 1)}
-    rows = max(1, min(n_rows, _SUB_BYTES // (8 * length)))
-    if order:
-        d_buf, d2_buf = np.empty((rows, length)), np.empty((rows, length))
-    if detect:
-        above_buf = np.empty((rows, length), dtype=bool)
-    events: list[tuple[np.ndarray, ...]] = []
-    for a in range(0, n_rows, rows):
-        b = min(n_rows, a + rows)
-        xs = x[a:b]
-        np.add.reduce(xs, axis=1, out=total[a:b])
-        for name, (lo, hi) in spans.items():
-            np.add.reduce(xs[:, lo:hi], axis=1, out=stats[name][a:b])
-        if order:
-            d = np.subtract(xs, (total[a:b] / length)[:, None], out=d_buf[: b - a])
-            d2 = np.multiply(d, d, out=d2_buf[: b - a])
-            np.add.reduce(d2, axis=1, out=sums[2][a:b])
-            if order >= 3:
-                sums[3][a:b] = np.einsum("ij,ij->i", d2, d)
-            if order == 4:
-                sums[4][a:b] = np.einsum("ij,ij->i", d2, d2)
-        if not detect:
-            if need_max:
-                np.maximum.reduce(xs, axis=1, out=stats["max"][a:b])
-            if need_min:
-                np.minimum.reduce(xs, axis=1, out=stats["min"][a:b])
-            continue
-        above = np.greater_equal(xs, thr, out=above_buf[: b - a])
-        up, end = _ap_edges(above)
-        peaks = troughs = np.empty(0)
-        if need_max or need_min:
-            extremes = {k: v[a:b] for k, v in stats.items() if k in ("max", "min")}
-            peaks, troughs = _extremes(xs.reshape(-1), b - a, length, up, end, need_max,
-                                       need_min, extremes)
-        events.append((up + a * length, end + a * length, peaks, troughs))
-
-    bad = ~np.isfinite(total)
-    out: dict[str, np.ndarray] = {"mean": total / length, **stats}
-    for name, (lo, hi) in spans.items():
-        out[name] = stats[name] / (hi - lo)
-    if order:
-        central = {p: v / length for p, v in sums.items()}
-        out.update(_moments(out["mean"], central, wanted, fill))
-    if detect:
-        up, end, peaks, troughs = (np.concatenate(parts) for parts in zip(*events, strict=True))
-        up_row, up_idx = np.divmod(up, length)
-        if bad.any():  # rows with NaN/inf are NaN in the end: leave their APs out
-            keep = ~bad[up_row]
-            up, end, up_row, up_idx = up[keep], end[keep], up_row[keep], up_idx[keep]
-            peaks = peaks[keep] if peaks.size else peaks
-            troughs = troughs[keep] if troughs.size else troughs
-        if spiking:
-            times = (g.lo + up_idx) * dt
-            out.update(
-                _spike_timing(up_row, times, n_rows, g.start, g.stop, g.onset, spiking, fill)
-            )
-        if aps:
-            out.update(_ap_shape(x, up_row, up, end, peaks, troughs, aps, dt, out.get("max"),
-                                 out.get("resting_potential"), fill))
-    out = {name: np.asarray(out[name], dtype=float) for name in wanted}
-    if bad.any():
-        out = {name: np.where(bad, np.nan, values) for name, values in out.items()}
-    return out
-
-
-def _ap_edges(above: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Flat indices of each AP's first sample above threshold and of its end.
-
-    The end is the first sample below threshold again, or the end of the row.
-    """
-    n_rows, length = above.shape
-    step = np.diff(above.view(np.int8), axis=1)  # +1: goes above, -1: falls below
-    cross = np.flatnonzero(step != 0)  # nonzero of a bool array is much faster
-    rising = step.reshape(-1)[cross] > 0
-    row, idx = np.divmod(cross, length - 1)
-    flat = row * length + idx + 1
-    up, down = flat[rising], flat[~rising]
-    up_row = row[rising]
-    row_end = (up_row + 1) * length
-    nxt = np.searchsorted(down, up)
-    end = row_end
-    if down.size:
-        cand = down[np.minimum(nxt, down.size - 1)]
-        end = np.where((nxt < down.size) & (cand < row_end), cand, row_end)
-    return up, end
-
-
-def _extremes(
-    flat: np.ndarray,
-    n_rows: int,
-    length: int,
-    up: np.ndarray,
-    end: np.ndarray,
-    need_max: bool,
-    need_min: bool,
-    out: dict[str, np.ndarray],
-) -> tuple[np.ndarray, np.ndarray]:
-    """Row extremes (into ``out``) and the peak and preceding trough of each AP.
-
-    Segments start at every row start, AP start and AP end: each AP is one segment, and the
-    segment before it runs from the previous AP's end (or the row start) to the AP.
-    """
-    starts = np.arange(n_rows) * length
-    bounds = np.unique(np.concatenate((starts, up, end[end < flat.size])))
-    first = np.searchsorted(bounds, starts)
-    seg = np.searchsorted(bounds, up)
-    peaks = troughs = np.empty(0)
-    if need_max:
-        seg_max = np.maximum.reduceat(flat, bounds)
-        np.maximum.reduceat(seg_max, first, out=out["max"])
-        peaks = seg_max[seg]
-    if need_min:
-        seg_min = np.minimum.reduceat(flat, bounds)
-        np.minimum.reduceat(seg_min, first, out=out["min"])
-        troughs = seg_min[seg - 1]
-    return peaks, troughs
-
-
-def _moments(
-    mean: np.ndarray, m: dict[int, np.ndarray], wanted: set[str], fill: Mapping[str, float]
-) -> dict[str, np.ndarray]:
-    """Standard deviation, skewness and excess kurtosis from the central moments ``m[p]``."""
-    m2 = m[2]
-    out: dict[str, np.ndarray] = {"std": np.sqrt(m2)}
-    # scipy.stats treats a variance below its resolution as a constant sample
-    constant = m2 <= (np.finfo(float).resolution * mean) ** 2
-    safe = np.where(constant, 1.0, m2)
-    if "skewness" in wanted:
-        skew = m[3] / safe**1.5
-        skew[constant] = np.nan
-        _fill(skew, "skewness", fill, 0.0)
-        out["skewness"] = skew
-    if "kurtosis" in wanted:
-        kurt = m[4] / safe**2 - 3.0
-        kurt[constant] = np.nan
-        _fill(kurt, "kurtosis", fill, 0.0)
-        out["kurtosis"] = kurt
-    return out
-
-
-def _ap_shape(
-    x: np.ndarray,
-    ap_row: np.ndarray,
-    up: np.ndarray,
-    end: np.ndarray,
-    peaks: np.ndarray,
-    troughs: np.ndarray,
-    wanted: set[str],
-    dt: float,
-    vmax: np.ndarray | None,
-    rest: np.ndarray | None,
-    fill: Mapping[str, float],
-) -> dict[str, np.ndarray]:
-    """AP peak, amplitude and half-height width per row.
-
-    ``up`` and ``end`` are flat indices of each AP's first sample above threshold and of its
-    end; ``peaks`` and ``troughs`` its maximum and the minimum since the previous AP.
-    """
-    n_rows, length = x.shape
-    flat = x.reshape(-1)
-    n_ap = up.size
-    counts = np.bincount(ap_row, minlength=n_rows)
+    spans = np.zeros((3, 2), dtype=np.int64)
+    for k, span in enumerate((g.rest, g.steady, g.stimend)):
+        if span is not None:
+            spans[k] = span
+    if x.dtype != np.float64:
+        x = x.astype(np.float64)
+    columns = np.empty((x.shape[0], len(_kernels.COLUMNS)))
+    _kernels.trace_features(
+        x, spans, np.nan if thr is None else thr, detect, bool(aps), "ap_width" in wanted,
+        bool(wanted & {"std", "skewness", "kurtosis"}), g.lo, dt, g.start, g.stop, g.onset,
+        columns,
+    )  # fmt: skip
+    col = dict(zip(_kernels.COLUMNS, columns.T, strict=True))
     out: dict[str, np.ndarray] = {}
+    for name in wanted - spiking - aps:
+        values = np.array(col[name], dtype=float)
+        if name in ("skewness", "kurtosis"):
+            _fill(values, name, fill, 0.0)
+        out[name] = values
+    if spiking:
+        out.update(_train_values(col, spiking, fill, g.start, g.stop, g.onset))
     if wanted & {"ap_peak", "ap_amplitude"}:
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mean_peak = np.bincount(ap_row, peaks, minlength=n_rows) / counts
+        peak, vmax, rest = col["ap_peak"], col["max"], col["resting_potential"]
         if "ap_peak" in wanted:
-            values = mean_peak.copy()
+            values = np.array(peak, dtype=float)
             _fill(values, "ap_peak", fill, vmax)
             out["ap_peak"] = values
         if "ap_amplitude" in wanted:
-            values = mean_peak - rest
-            _fill(values, "ap_amplitude", fill, vmax - rest)
+            with np.errstate(invalid="ignore"):  # inf - inf: rows with non-finite values
+                values, default = peak - rest, vmax - rest
+            _fill(values, "ap_amplitude", fill, default)
             out["ap_amplitude"] = values
-    if "ap_width" not in wanted:
-        return out
-    widths = np.full(n_ap, np.nan)
-    if n_ap:
-        # index of each peak: the first sample of the AP at its maximum (APs are short)
-        lengths = end - up
-        offsets = np.cumsum(lengths) - lengths
-        idx = np.arange(lengths.sum()) + np.repeat(up - offsets, lengths)
-        vals = flat[idx]
-        peak = np.maximum.reduceat(vals, offsets)
-        seg = np.repeat(np.arange(n_ap), lengths)
-        hit = np.flatnonzero(vals == peak[seg])
-        peak_at = idx[hit[_first_per_row(seg[hit])]]
-        level = 0.5 * (peak + troughs)
-        same_prev = np.concatenate(([False], ap_row[1:] == ap_row[:-1]))
-        before = np.where(same_prev, np.roll(end, 1), ap_row * length)
-        same_next = np.concatenate((ap_row[1:] == ap_row[:-1], [False]))
-        limit = np.where(same_next, np.roll(up, -1) - 1, (ap_row + 1) * length - 1)
-        rise = _scan_below(flat, peak_at, before, level, -1)
-        fall = _scan_below(flat, peak_at, limit, level, +1)
-        ok = fall >= 0
-        r, f, lv = rise[ok], fall[ok], level[ok]
-        t_rise = r + (lv - flat[r]) / (flat[r + 1] - flat[r])
-        t_fall = (f - 1) + (flat[f - 1] - lv) / (flat[f - 1] - flat[f])
-        widths[ok] = (t_fall - t_rise) * dt
-    defined = ~np.isnan(widths)
-    n_defined = np.bincount(ap_row[defined], minlength=n_rows)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        width = np.bincount(ap_row[defined], widths[defined], minlength=n_rows) / n_defined
-    width[counts == 0] = fill.get("ap_width", 0.0)
-    out["ap_width"] = width
+    if "ap_width" in wanted:  # undefined only without AP (NaN: no AP with a width)
+        values = np.array(col["ap_width"], dtype=float)
+        values[col["n_ap"] == 0] = fill.get("ap_width", 0.0)
+        out["ap_width"] = values
+    bad = ~np.isfinite(col["mean"])
+    if bad.any():
+        out = {name: np.where(bad, np.nan, values) for name, values in out.items()}
     return out
-
-
-def _scan_below(
-    flat: np.ndarray, origin: np.ndarray, bound: np.ndarray, level: np.ndarray, step: int
-) -> np.ndarray:
-    """For each origin, the nearest index in direction ``step`` with ``flat < level``.
-
-    The search stops at ``bound`` (inclusive); -1 where nothing is found. Vectorized over
-    origins, looking at ``_SCAN`` samples first and doubling the span for the rest.
-    """
-    found_at = np.full(origin.size, -1, dtype=np.int64)
-    todo = np.arange(origin.size)
-    done, span = 0, _SCAN
-    while todo.size:
-        offsets = np.arange(done + 1, done + span + 1)
-        idx = origin[todo, None] + step * offsets
-        inside = idx >= bound[todo, None] if step < 0 else idx <= bound[todo, None]
-        safe = np.where(inside, idx, origin[todo, None])
-        hit = (flat[safe] < level[todo, None]) & inside
-        found = hit.any(axis=1)
-        first = hit.argmax(axis=1)
-        found_at[todo[found]] = idx[found, first[found]]
-        todo = todo[~found & inside[:, -1]]
-        done += span
-        span *= 2
-    return found_at
