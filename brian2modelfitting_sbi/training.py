@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import numbers
 from collections.abc import Iterator
 from typing import Any
 
@@ -61,10 +62,10 @@ MIN_WIDE_BATCH_SIZE = 200
 LEARNING_RATE_AT_1000 = 2e-3
 #: Epochs without improvement of the validation loss before training stops.
 PATIENCE = 10
-#: Per-sample gradient evaluations the epoch cap allows (≈ 25-40 s on one core for the
-#: default MAF), and the range of the cap.
-SAMPLE_BUDGET = 2_000_000
-MIN_EPOCH_CAP = 200
+#: Per-sample gradient evaluations the epoch cap allows (≈ 40-60 s on one core for the
+#: default MAF), and the range of the cap. Measured runs stopped early well before it.
+SAMPLE_BUDGET = 3_000_000
+MIN_EPOCH_CAP = 300
 MAX_EPOCH_CAP = 1000
 #: ``sample_with`` value that lets SNLE/SNRE choose between rejection sampling and MCMC.
 AUTO = "auto"
@@ -85,7 +86,7 @@ MCMC_PARAMETERS: dict[str, Any] = {
 
 def _check_sizes(num_simulations: int, x_dim: int) -> None:
     for name, value in (("num_simulations", num_simulations), ("x_dim", x_dim)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
             raise ValueError(f"{name}: expected an integer >= 1, got {value!r}")
 
 

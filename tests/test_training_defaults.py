@@ -53,7 +53,7 @@ def test_patience(n, patience):
 
 
 @pytest.mark.parametrize(
-    ("n", "cap"), [(1000, 1000), (5000, 400), (10_000, 200), (100_000, 200)]
+    ("n", "cap"), [(1000, 1000), (5000, 600), (10_000, 300), (100_000, 300)]
 )
 def test_epoch_cap(n, cap):
     assert default_max_epochs(n) == cap
@@ -64,7 +64,7 @@ def test_training_options_at_10k_simulations():
         "training_batch_size": 1000,
         "learning_rate": pytest.approx(2e-3),
         "stop_after_epochs": 10,
-        "max_num_epochs": 200,
+        "max_num_epochs": 300,
         "show_train_summary": False,
     }
 

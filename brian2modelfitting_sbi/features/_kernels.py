@@ -593,6 +593,8 @@ def trace_features(
     """
     args = (spans, float(thr), bool(detect), bool(aps), bool(widths), bool(moments), int(lo),
             float(dt), float(start), float(stop), float(onset), out)  # fmt: skip
+    if not x.flags.writeable:  # numba types read-only arrays apart: one compiled version less
+        x = np.array(x)
     if x.flags.c_contiguous:
         _rows_kernel(x, *args)
         return
