@@ -95,13 +95,13 @@ class Comparison:
 def split_budget(n_simulations: int, popsize: int | None = None) -> tuple[int, int]:
     """Population size and rounds of the fitter for a budget of ``n_simulations``.
 
-    Default: 20 rounds (at least 10 parameter sets per round). The budget actually used is
+    Default: 20 rounds (at least 40 parameter sets per round). The budget actually used is
     ``popsize * n_rounds`` (at most ``n_simulations``).
     """
     if isinstance(n_simulations, bool) or not isinstance(n_simulations, int | np.integer):
         raise ProblemError(f"n_simulations: expected an integer, got {n_simulations!r}")
     if popsize is None:
-        popsize = max(10, n_simulations // 20)
+        popsize = max(40, n_simulations // 20)
     if isinstance(popsize, bool) or not isinstance(popsize, int | np.integer) or popsize < 2:
         raise ProblemError(f"popsize: expected an integer >= 2, got {popsize!r}")
     if n_simulations < popsize:
@@ -146,7 +146,7 @@ def compare_fit_and_inference(
     features
         The Inferencer's ``features=`` (the fitter uses ``MSEMetric`` on the raw traces).
     popsize : int, optional
-        Parameter sets per fitter round (default: the budget over 20 rounds, at least 10).
+        Parameter sets per fitter round (default: the budget over 20 rounds, at least 40).
     backend : str
         Inference backend.
     n_rounds : int or sequence of int
@@ -173,12 +173,27 @@ def compare_fit_and_inference(
         raise ProblemError(f"data: missing keys {missing} (see datasets.load_hh_recording)")
     popsize, fit_rounds = split_budget(n_simulations, popsize)
     budget = popsize * fit_rounds
+    rounds = [n_rounds] if isinstance(n_rounds, int | np.integer) else list(n_rounds)
+    if not rounds or len(set(rounds)) != len(rounds) or any(
+        isinstance(r, bool) or not isinstance(r, int | np.integer) or not 1 <= r <= budget
+        for r in rounds
+    ):
+        raise ProblemError(
+            f"n_rounds: expected distinct integers in [1, {budget}], got {n_rounds!r}"
+        )
     namespace, bounds, truth = dict(data["namespace"]), data["bounds"], data["truth"]
     fitter_args = {key: data[key] for key in _FITTER_KEYS}
+    model = data["model"]
+    # built first, so that a mistake in the problem or the features stops before any fit
+    pending = {
+        INFERENCER_ROW.format(
+            backend=str(backend).upper(), rounds=f"{r} round" + ("s" if r > 1 else "")
+        ): (int(r), Inferencer(**fitter_args, namespace=namespace, features=features))
+        for r in rounds
+    }
 
     # The fitter reads the model's constants from its caller's frame; substituting them into
     # the equations gives it the very model the Inferencer simulates.
-    model = data["model"]
     fitter_args["model"] = Equations(model, **namespace) if isinstance(model, str) else model
     state = np.random.get_state()  # noqa: NPY002 - nevergrad seeds itself from it
     np.random.seed(seed)  # noqa: NPY002
@@ -196,23 +211,15 @@ def compare_fit_and_inference(
     finally:
         np.random.set_state(state)  # noqa: NPY002
 
-    rounds = [n_rounds] if isinstance(n_rounds, int | np.integer) else list(n_rounds)
-    inferencers: dict[str, Inferencer] = {}
     estimates = {FITTER_ROW: dict(fit_params)}
     timings = {FITTER_ROW: fit_time}
-    for r in rounds:
-        if isinstance(r, bool) or not isinstance(r, int | np.integer) or not 1 <= r <= budget:
-            raise ProblemError(f"n_rounds: expected integers in [1, {budget}], got {n_rounds!r}")
-        row = INFERENCER_ROW.format(backend=str(backend).upper(),
-                                    rounds=f"{r} round" + ("s" if r > 1 else ""))
+    for row, (r, inferencer) in pending.items():
         t0 = time.perf_counter()
-        inferencer = Inferencer(**{k: data[k] for k in _FITTER_KEYS}, namespace=namespace,
-                                features=features)
-        inferencer.infer(budget // r, n_rounds=int(r), backend=backend, seed=seed,
+        inferencer.infer(budget // r, n_rounds=r, backend=backend, seed=seed,
                          progress=progress, training=training, **bounds)
         estimates[row] = inferencer.best_params
         timings[row] = time.perf_counter() - t0
-        inferencers[row] = inferencer
+    inferencers = {row: inferencer for row, (_, inferencer) in pending.items()}
 
     space = inferencer.space
     outputs = inferencer.generate_traces(

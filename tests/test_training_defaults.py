@@ -31,14 +31,29 @@ from brian2modelfitting_sbi.training import (
         (5000, 8, 500),  # ...about ten steps per epoch in between...
         (10_000, 8, 1000),
         (200_000, 8, 1000),  # ...and never above the largest
-        (10_000, 100, 1000),
-        (10_000, 200, 500),  # wide x: computation-bound, smaller batches
-        (10_000, 5000, 200),
-        (100, 5000, 200),
+        (10_000, 1000, 1000),
+        (10_000, 2000, 500),  # wide x: computation-bound, smaller batches
+        (10_000, 20_000, 200),
+        (100, 20_000, 200),
     ],
 )
 def test_batch_size(n, x_dim, batch):
     assert default_batch_size(n, x_dim) == batch
+    assert default_batch_size(n, x_dim, "SNPEBackend") == batch
+
+
+@pytest.mark.parametrize("n", [100, 1000, 10_000, 100_000])
+def test_snre_keeps_sbi_training_settings_with_an_epoch_cap(n):
+    # NRE_B's contrastive atoms cost batch x batch (larger batches: slower epochs), and its
+    # noisy validation loss needs sbi's patience; only the epoch cap is ours
+    assert default_batch_size(n, 8, "SNREBackend") == 200
+    assert default_training_options(n, 8, "SNREBackend") == {
+        "training_batch_size": 200,
+        "learning_rate": 5e-4,
+        "stop_after_epochs": 20,
+        "max_num_epochs": default_max_epochs(n),
+        "show_train_summary": False,
+    }
 
 
 def test_learning_rate_scales_with_sqrt_of_batch():
@@ -47,7 +62,7 @@ def test_learning_rate_scales_with_sqrt_of_batch():
     assert default_learning_rate(200) == pytest.approx(2e-3 * math.sqrt(0.2))
 
 
-@pytest.mark.parametrize(("n", "patience"), [(500, 10), (1000, 10), (10_000, 10)])
+@pytest.mark.parametrize(("n", "patience"), [(500, 12), (1000, 12), (10_000, 12)])
 def test_patience(n, patience):
     assert default_patience(n) == patience
 
@@ -63,7 +78,7 @@ def test_training_options_at_10k_simulations():
     assert default_training_options(10_000, 8) == {
         "training_batch_size": 1000,
         "learning_rate": pytest.approx(2e-3),
-        "stop_after_epochs": 10,
+        "stop_after_epochs": 12,
         "max_num_epochs": 300,
         "show_train_summary": False,
     }

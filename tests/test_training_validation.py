@@ -49,3 +49,24 @@ def test_grid_posterior_of_a_gaussian():
     np.testing.assert_allclose(samples.mean(axis=0), mu, atol=0.02 * s.max())
     np.testing.assert_allclose(samples.std(axis=0), s, rtol=0.03)
     assert grid.boundary_mass(np.array([0.0, -3.0]), np.array([1.0, 1.0])) < 1e-6
+
+
+def test_report_table_puts_ours_and_sbi_side_by_side(tmp_path):
+    from benchmarks.validation.report import BEGIN, END, format_table, write_docs
+    from benchmarks.validation.run import Row
+
+    def row(setting, train_s, sample_s, c2st):
+        return Row(10_000, "snle", setting, 0, 1.3, train_s, train_s, 50, 1000, sample_s,
+                   sample_s, "rejection", c2st)
+
+    table = format_table([row("ours", 10.0, 1.0, 0.55), row("sbi", 30.0, 8.0, 0.54)])
+    line = next(t for t in table.splitlines() if t.startswith("10,000"))
+    assert "10.0 / 30.0" in line and "3.0x" in line and "8.0x" in line
+    assert "0.550 / 0.540" in line
+    page = tmp_path / "benchmarks.rst"
+    page.write_text(f"Intro\n\n{BEGIN}\nold\n{END}\n\nOutro\n")
+    write_docs(page, table, {"sizes": [10_000], "repeats": 1, "calibrate": "ours",
+                             "target": "numpy"})
+    text = page.read_text()
+    assert "old" not in text and line in text
+    assert text.startswith("Intro") and text.rstrip().endswith("Outro")

@@ -120,7 +120,7 @@ def execute(
             resources={"metadata": {"path": str(cwd)}},
         )
         t0 = time.perf_counter()
-        client.execute()
+        client.execute(cleanup_kc=True)  # shut the kernel down (we own it), errors or not
         elapsed = time.perf_counter() - t0
     nb.cells = nb.cells[:n_cells]
     nb.metadata["kernelspec"] = dict(STANDARD_KERNELSPEC)

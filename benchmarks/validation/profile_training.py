@@ -46,7 +46,7 @@ def _data(n: int, x_dim: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor
 
 
 def profile(backend: str, n: int, x_dim: int, batch: int, epochs: int = 3) -> dict:
-    """CPU time per step / sample / epoch of ``epochs`` epochs (after one warm-up epoch)."""
+    """CPU time per step / sample / epoch of ``epochs`` epochs (after two warm-up epochs)."""
     import sbi.inference as inference
     import sbi.neural_nets as nets
 
@@ -64,10 +64,11 @@ def profile(backend: str, n: int, x_dim: int, batch: int, epochs: int = 3) -> di
     trainer.append_simulations(theta, x)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        trainer.train(training_batch_size=batch, max_num_epochs=0)  # builds the network
+        # two warm-up epochs (they build the network), then `epochs` timed ones
+        trainer.train(training_batch_size=batch, max_num_epochs=1, stop_after_epochs=10**6)
         start = time.process_time()
         trainer.train(
-            training_batch_size=batch, max_num_epochs=epochs, stop_after_epochs=10**6,
+            training_batch_size=batch, max_num_epochs=1 + epochs, stop_after_epochs=10**6,
             resume_training=True,
         )
         cpu = time.process_time() - start

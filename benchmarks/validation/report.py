@@ -108,10 +108,11 @@ def format_table(rows: list[Any]) -> str:
     return "\n".join([rule, line(HEADER), rule, *(line(b) for b in body), rule])
 
 
-def write_docs(path: Path, table: str, args: dict[str, Any]) -> None:
+def write_docs(path: Path, table: str, args: dict[str, Any], note: str = "") -> None:
     """Replace the results block of ``path`` (between the markers) with ``table``.
 
-    ``args`` are the benchmark's command-line settings (as saved in its JSON).
+    ``args`` are the benchmark's command-line settings (as saved in its JSON); ``note`` is
+    added under the heading line.
     """
     text = path.read_text() if path.exists() else f"{BEGIN}\n{END}\n"
     if BEGIN not in text or END not in text:
@@ -124,7 +125,7 @@ def write_docs(path: Path, table: str, args: dict[str, Any]) -> None:
         f"Generated {datetime.date.today().isoformat()} from ``python -m benchmarks.validation "
         f"--sizes {sizes} --repeats {args['repeats']} --calibrate {args['calibrate']}`` "
         f"(one torch thread, Brian 2 target ``{args['target']}``, {os.cpu_count()} cores). "
-        f"Times are CPU seconds of the benchmark process, means over the repeats.\n\n"
-        f"{table}\n\n{END}"
+        f"Times are CPU seconds of the benchmark process, means over the repeats."
+        f"{' ' + note if note else ''}\n\n{table}\n\n{END}"
     )
     path.write_text(head + block + tail)

@@ -145,7 +145,8 @@ def run_one(inferencer, backend: str, setting: str, repeat: int, reference, cali
         theta_cal, x_cal = calib
         torch.manual_seed(seed)
         thetas = inferencer.space.to_torch(theta_cal)
-        row.calibration = asdict(calibrate(trained, inferencer.posterior, thetas, x_cal))
+        xs = inferencer.x_to_torch(x_cal)
+        row.calibration = asdict(calibrate(trained, inferencer.posterior, thetas, xs))
     return row
 
 
@@ -201,7 +202,8 @@ def main(argv: list[str] | None = None) -> list[Row]:
                 "calibrate": "all" if all(r.calibration for r in rows if r.repeat == 0) else "ours",
                 "target": saved["meta"]["target"],
             }
-            write_docs(Path("docs/benchmarks.rst"), table, settings)
+            note = saved["meta"].get("note", "")
+            write_docs(Path("docs/benchmarks.rst"), table, settings, note)
         return rows
 
     torch.set_num_threads(1)

@@ -136,7 +136,7 @@ class SbiBackend(InferenceBackend):
     def train(self) -> None:
         """Train on every appended round, with measured defaults unless overridden."""
         x_dim = int(self.trainer._x_roundwise[0][0].numel())
-        options = default_training_options(self.num_simulations, x_dim)
+        options = default_training_options(self.num_simulations, x_dim, type(self).__name__)
         options.update(self.training)
         self.last_training = options
         self.density_estimator = self.trainer.train(**options)

@@ -1,0 +1,153 @@
+"""The tutorial notebooks run top to bottom at a small scale; the demo completes; the docs
+reference every module.
+
+Each notebook runs in a fresh kernel of this Python (``tutorials/execute.py``) with
+``B2MF_SBI_SCALE`` small and Brian's numpy target (nothing to compile, so the time does not
+depend on the compilation cache); an extra cell appended for the test asserts on the
+notebook's own variables.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import pkgutil
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from brian2 import mV
+
+import brian2modelfitting_sbi
+from brian2modelfitting_sbi import demo
+from brian2modelfitting_sbi.compare import compare_fit_and_inference, split_budget, trace_mse
+from brian2modelfitting_sbi.datasets import load_hh_recording
+from brian2modelfitting_sbi.problem import ProblemError
+
+ROOT = Path(__file__).resolve().parents[1]
+TUTORIALS = ROOT / "tutorials"
+SCALE = 0.01
+
+_spec = importlib.util.spec_from_file_location("tutorials_execute", TUTORIALS / "execute.py")
+execute = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(execute)
+
+#: Assertions run in each notebook's kernel after its last cell.
+CHECKS = {
+    "01_quickstart": """
+assert summary.names == ["g_kd", "g_na"], summary.names
+assert inferencer.n_simulations == n_simulations == 200
+assert {"truth", "MAP", "truth in 90% interval"} <= set(table.columns)
+assert set(inferencer.best_params) == {"g_kd", "g_na"}
+""",
+    "02_fitter_vs_inferencer": """
+from brian2modelfitting_sbi.compare import FITTER_ROW
+assert list(table.index) == [FITTER_ROW, "Inferencer + SNPE, 1 round (MAP)",
+                             "Inferencer + SNPE, 2 rounds (MAP)"], list(table.index)
+for name in ("g_na", "g_kd"):
+    assert {f"{name} [uS]", f"{name} error [%]", f"{name} 90% interval"} <= set(table.columns)
+assert {"trace MSE [mV^2]", "wall time [s]", "simulations"} <= set(table.columns)
+assert (table["simulations"] == n_simulations).all(), table["simulations"]
+assert (table["trace MSE [mV^2]"] > 0).all() and (table["wall time [s]"] > 0).all()
+assert table.loc[FITTER_ROW, "g_na 90% interval"] == "n/a"
+""",
+    "03_four_parameters": """
+assert len(results) == 12 and set(results.index.get_level_values(0)) == set(choices)
+assert all(len(inf.rounds) == 2 for inf in inferencers.values())
+assert sorted(inferencers[best].space.names) == ["Cm", "g_kd", "g_na", "gl"]
+assert list(spread.columns) == ["round 1", "round 2"]
+""",
+    "04_spikes": """
+assert set(inferencers) == {"GammaFactor", "EphysFeatures", "both"}
+assert len(results) == 9
+assert all(inf.problem.has_spikes for inf in inferencers.values())
+assert len(spikes) == 5 and all(len(train) > 0 for train in spikes)
+assert calibration.summary
+""",
+    "05_scaling_out": """
+assert np.array_equal(x_pool, x_serial) and np.array_equal(x_dask, x_serial)
+assert np.array_equal(theta, theta_serial) and np.array_equal(x, x_serial)
+assert len(list(store.glob("round_001/chunk_*.npz"))) == 8
+assert set(timings) == {"serial", "n_jobs=2", "Dask, 2 workers"}
+""",
+}
+
+
+def test_every_notebook_has_a_check() -> None:
+    assert sorted(p.stem for p in execute.notebooks()) == sorted(CHECKS)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(CHECKS))
+def test_notebook_runs(name: str) -> None:
+    nb, _ = execute.execute(
+        TUTORIALS / f"{name}.ipynb", SCALE, timeout=300, extra_cells=[CHECKS[name]],
+        target="numpy",
+    )
+    assert execute.error_outputs(nb) == []
+    assert all(c.get("outputs") is not None for c in nb.cells if c.cell_type == "code")
+
+
+@pytest.mark.parametrize("name", sorted(CHECKS))
+def test_committed_notebook_has_outputs(name: str) -> None:
+    """Committed with outputs from one clean top-to-bottom run, figures included, small."""
+    path = TUTORIALS / f"{name}.ipynb"
+    nb = json.loads(path.read_text())
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    counts = [c.get("execution_count") for c in code]
+    assert counts == list(range(1, len(code) + 1)), f"{name}: not run top to bottom: {counts}"
+    outputs = [o for c in code for o in c.get("outputs", [])]
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+    assert any("image/png" in o.get("data", {}) for o in outputs), f"{name}: no figure"
+    assert path.stat().st_size < 600_000, f"{name}: {path.stat().st_size} bytes"
+    assert nb["metadata"]["kernelspec"]["name"] == "python3"
+
+
+def test_demo_prints_summary_and_writes_figures(tmp_path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("B2MF_SBI_SCALE", str(SCALE))
+    demo.main(["--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert "SNPE on 200 simulations" in out
+    assert "Posterior summary" in out and "g_na" in out and "g_kd" in out
+    assert re.search(r"g_na .* uS .*credible interval", out), out
+    for figure in ("pairplot.png", "predictive.png"):
+        assert (tmp_path / figure).stat().st_size > 5_000
+
+
+def test_api_reference_lists_every_public_module() -> None:
+    """docs/api.rst has a ``public-api`` entry for each module without a leading underscore."""
+    listed = set(re.findall(r"^\.\. public-api:: (\S+)$", (ROOT / "docs" / "api.rst").read_text(),
+                            flags=re.MULTILINE))
+    package = brian2modelfitting_sbi
+    modules = {package.__name__} | {
+        info.name
+        for info in pkgutil.walk_packages(package.__path__, prefix=f"{package.__name__}.")
+        if not any(part.startswith("_") for part in info.name.split("."))
+    }
+    assert modules - listed == set(), "add these modules to docs/api.rst"
+    assert listed - modules == set(), "docs/api.rst lists modules that do not exist"
+
+
+def test_split_budget() -> None:
+    assert split_budget(4000) == (200, 20)
+    assert split_budget(200) == (40, 5)
+    assert split_budget(1000, popsize=30) == (30, 33)
+    with pytest.raises(ProblemError, match="popsize"):
+        split_budget(100, popsize=1)
+    with pytest.raises(ProblemError, match="n_simulations"):
+        split_budget(10, popsize=40)
+
+
+def test_trace_mse_is_in_mv2() -> None:
+    assert trace_mse(np.full((2, 3), -63.0) * mV, np.full((2, 3), -65.0) * mV) == pytest.approx(4.0)
+
+
+def test_comparison_refuses_mistakes_before_fitting() -> None:
+    data = load_hh_recording()
+    with pytest.raises(ProblemError, match=r"missing keys \['truth'\]"):
+        compare_fit_and_inference({k: v for k, v in data.items() if k != "truth"}, 200, None)
+    with pytest.raises(ProblemError, match="n_rounds"):
+        compare_fit_and_inference(data, 200, demo.FEATURES, n_rounds=(1, 1))
+    with pytest.raises(ProblemError, match="features"):
+        compare_fit_and_inference(data, 200, "spike_count")
