@@ -359,32 +359,7 @@ def normalize_recording(
 
 def batch_result(problem: Problem, recordings: Sequence[Mapping[str, Any]]) -> SimulationResult:
     """Normalized recordings as one :class:`SimulationResult` (``n_samples`` = recordings)."""
-    n = len(recordings)
-    traces = {var: np.stack([rec[var] for rec in recordings]) for var in problem.trace_outputs}
-    units = {var: problem.output_units[var] for var in problem.trace_outputs}
-    neuron = times = None
-    if problem.has_spikes:
-        k = problem.n_traces
-        neuron = np.concatenate(
-            [
-                np.full(len(train), r * k + j, dtype=int)
-                for r, rec in enumerate(recordings)
-                for j, train in enumerate(rec[SPIKES])
-            ]
-        )
-        times = np.concatenate(
-            [np.asarray(train, dtype=float) for rec in recordings for train in rec[SPIKES]]
-        )
-    return SimulationResult(
-        traces,
-        units,
-        problem.dt,
-        n,
-        problem.n_traces,
-        neuron,
-        times,
-        {"duration": problem.duration},
-    )
+    return SimulationResult.from_recordings(problem, recordings)
 
 
 # ---------------------------------------------------------------------- amortization

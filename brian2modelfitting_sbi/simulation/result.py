@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -98,20 +99,27 @@ class SimulationResult:
     @classmethod
     def from_observed(cls, problem: Problem) -> SimulationResult:
         """Wrap the observed recordings of ``problem`` as a one-sample result."""
-        traces = {name: problem.outputs[name][None] for name in problem.trace_outputs}
-        units = {name: problem.output_units[name] for name in problem.trace_outputs}
+        return cls.from_recordings(problem, [problem.outputs])
+
+    @classmethod
+    def from_recordings(
+        cls, problem: Problem, recordings: Sequence[Mapping[str, Any]]
+    ) -> SimulationResult:
+        """Recordings in the problem's output format as one result, one sample per recording.
+
+        Each recording maps every trace output to ``(n_traces, n_steps)`` SI floats and
+        ``'spikes'`` (if observed) to one array of spike times per stimulus.
+        """
+        k = problem.n_traces
+        traces = {var: np.stack([rec[var] for rec in recordings]) for var in problem.trace_outputs}
+        units = {var: problem.output_units[var] for var in problem.trace_outputs}
         neuron = times = None
         if problem.has_spikes:
-            trains = problem.outputs[SPIKES]
-            neuron = np.concatenate([np.full(len(tr), k, dtype=int) for k, tr in enumerate(trains)])
-            times = np.concatenate([np.asarray(tr, dtype=float) for tr in trains])
+            trains = [(r * k + j, train) for r, rec in enumerate(recordings)
+                      for j, train in enumerate(rec[SPIKES])]
+            neuron = np.concatenate([np.full(len(tr), idx, dtype=int) for idx, tr in trains])
+            times = np.concatenate([np.asarray(tr, dtype=float) for _, tr in trains])
         return cls(
-            traces,
-            units,
-            problem.dt,
-            1,
-            problem.n_traces,
-            neuron,
-            times,
+            traces, units, problem.dt, len(recordings), k, neuron, times,
             {"duration": problem.duration},
         )
