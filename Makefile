@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export OMP_NUM_THREADS ?= 1
 export MPLBACKEND ?= Agg
 
-.PHONY: demo test lint docs bench clean venv
+.PHONY: demo test test-slow lint docs bench clean venv
 
 venv: $(STAMP)
 
@@ -20,9 +20,13 @@ $(STAMP): pyproject.toml constraints.txt
 demo: $(STAMP)
 	$(PY) -m brian2modelfitting_sbi.demo --out out/demo
 
+# The default tier (a few minutes); the slow tier executes the notebooks and long tests.
 test: $(STAMP)
 	$(PY) -m ruff check brian2modelfitting_sbi tests benchmarks
 	$(PY) -m pytest -q
+
+test-slow: $(STAMP)
+	$(PY) -m pytest -q -m slow
 
 docs: $(STAMP)
 	$(PY) -m sphinx -W --keep-going -b html docs docs/_build/html

@@ -4,25 +4,37 @@ The entry point is :class:`Inferencer`, which takes the same model/input/output 
 brian2modelfitting's fitters and returns a posterior over the model parameters.
 """
 
-from .amortized import AmortizedResults, NotAmortizedError, RecordingPosterior
+from ._version import __version__
 from .backends import InferenceBackend, get_backend, list_backends, refresh_backends
+from .errors import Brian2SbiError, NotAmortizedError, NotFittedError, ProblemError
 from .features import FeatureProvider, vectorized
+from .inference import SamplingOptions, SimulationOptions, TrainingOptions
 from .inferencer import Inferencer
+from .posterior import AmortizedResults, Posterior
 from .priors import ParameterSpace
-from .problem import Problem, ProblemError
+from .problem import Problem
 
-__version__ = "0.1.0"
+#: The result type of :meth:`Inferencer.condition`, now :class:`Posterior` (the same type as
+#: :attr:`Inferencer.result`).
+RecordingPosterior = Posterior
 
 __all__ = [
+    "__version__",
     "AmortizedResults",
-    "NotAmortizedError",
-    "RecordingPosterior",
+    "Brian2SbiError",
     "FeatureProvider",
     "InferenceBackend",
     "Inferencer",
+    "NotAmortizedError",
+    "NotFittedError",
     "ParameterSpace",
+    "Posterior",
     "Problem",
     "ProblemError",
+    "RecordingPosterior",
+    "SamplingOptions",
+    "SimulationOptions",
+    "TrainingOptions",
     "get_backend",
     "list_backends",
     "refresh_backends",

@@ -17,6 +17,9 @@ from typing import Any
 import numpy as np
 from brian2 import Quantity, amp, cm, mS, ms, mV, nA, nS, pF, second, siemens, uF, um, uS, volt
 
+from .problem import Problem
+from .simulation import ChunkSimulator, Recording
+
 #: Hodgkin–Huxley model (Traub & Miles kinetics) with two unknown conductances.
 HH_EQUATIONS = """
 dv/dt = (gl*(El - v) - g_na*(m*m*m)*h*(v - ENa) - g_kd*(n*n*n*n)*(v - EK) + I)/Cm : volt
@@ -69,9 +72,6 @@ def _simulate_v(
     equations: str, namespace: dict[str, Any], params: dict[str, Quantity], seed: int
 ) -> np.ndarray:
     """``v`` (SI floats, ``(n_traces, n_steps)``) of the HH stimuli at ``params``, plus noise."""
-    from .problem import Problem
-    from .simulation import ChunkSimulator, Recording
-
     inputs = hh_inputs()
     placeholder = np.full(inputs.shape, -65.0) * mV
     problem = Problem.from_arguments(

@@ -1,57 +1,53 @@
-"""The user-facing :class:`Inferencer`: fitter-style arguments in, a posterior out."""
+"""The user-facing :class:`Inferencer`: fitter-style arguments in, a posterior out.
+
+A façade: it validates once, keeps the state of one inference (the parameter space, one
+:class:`~brian2modelfitting_sbi.inference.rounds.Round` record per round, the trained backend
+and the :class:`~brian2modelfitting_sbi.posterior.Posterior` at the observed data) and
+delegates the work to :mod:`.inference` (simulating, training, restoring) and to the
+Posterior (samples, MAP, summaries, plots).
+"""
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import os
 import warnings
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-import cloudpickle
 import numpy as np
 import torch
 from brian2 import Quantity
+from brian2.core.namespace import get_local_namespace
 
+from ._version import __version__
+from .archive import SavedFeatures, load_saved, save
 from .backends import get_backend
-from .diagnostics import warn_if_outside
+from .backends.features import check_backend_features
+from .errors import CapabilityError, NotFittedError, ProblemError, check_count, renamed
 from .features import as_provider
-from .features.embedding import check_backend_features, learned_features
-from .priors import ParameterSpace
-from .problem import Problem, ProblemError
-from .results import draw
-from .scaling import feature_scale, x_to_torch
-from .simulation import (
-    ChunkTask,
-    SimulationResult,
-    SimulationStore,
-    apply_invalid,
-    check_invalid,
-    chunk_executor,
-    default_chunk_size,
-    describe_invalid,
-    n_workers,
-    resolve_device,
-    resolve_seed,
-    simulate_features,
-    store_identity,
+from .inference.fit import restore_backend, train_backend
+from .inference.options import (
+    SamplingOptions,
+    SimulationOptions,
+    TrainingOptions,
+    split_keywords,
 )
-from .training import torch_threads
-from .workflow import PosteriorWorkflow
+from .inference.results import ResultMethods
+from .inference.rounds import SAVED_POSTERIOR, History, Round, make_round
+from .inference.simulate import simulate_round
+from .interop import fitter_arguments, fitter_bounds
+from .posterior import Posterior
+from .posterior.diagnostics import warn_if_outside
+from .priors import ParameterSpace
+from .problem import Problem
+from .scaling import x_to_torch
+from .simulation import SimulationResult, check_invalid
+from .threads import torch_threads
+
+__all__ = ["Inferencer", "Round"]
 
 
-@dataclass
-class Round:
-    """Record of one round of simulations."""
-
-    index: int
-    n_simulations: int
-    n_invalid: int
-    invalid_ranges: dict[str, tuple[Quantity, Quantity]]
-
-
-class Inferencer(PosteriorWorkflow):
+class Inferencer(ResultMethods):
     """Simulation-based inference for a Brian 2 model, with the fitters' arguments.
 
     Parameters
@@ -77,7 +73,8 @@ class Inferencer(PosteriorWorkflow):
     param_init : dict, optional
         Initial values of state variables, e.g. ``{'v': -70*mV}``.
     features : list of callables, dict, FeatureProvider, Metric or None
-        How simulations are summarized (see :func:`~brian2modelfitting_sbi.features.as_provider`).
+        How simulations are summarized (see :func:`~brian2modelfitting_sbi.features.as_provider`);
+        the provider is bound to this problem as a copy (the object given is not changed).
     namespace : dict, optional
         Values of external constants of the model; captured from the caller if None.
     target : str, optional
@@ -102,206 +99,215 @@ class Inferencer(PosteriorWorkflow):
         target: str | None = None,
     ) -> None:
         self.problem = Problem.from_arguments(
-            model,
-            input_var=input_var,
-            input=input,
-            output_var=output_var,
-            output=output,
-            dt=dt,
-            method=method,
-            threshold=threshold,
-            reset=reset,
-            refractory=refractory,
-            param_init=param_init,
-            namespace=namespace,
-            level=1,
+            model, input_var=input_var, input=input, output_var=output_var, output=output,
+            dt=dt, method=method, threshold=threshold, reset=reset, refractory=refractory,
+            param_init=param_init, namespace=namespace, level=1,
         )
         self.features = as_provider(features, self.problem)
         self.target = target
         observed = SimulationResult.from_observed(self.problem)
         self.x_o = np.asarray(self.features.compute(observed), dtype=float)
         if not np.all(np.isfinite(self.x_o)):
-            bad = [
-                n
-                for n, v in zip(self.feature_names, self.x_o[0], strict=True)
-                if not np.isfinite(v)
-            ]
+            bad = [n for n, v in zip(self.feature_names, self.x_o[0], strict=True)
+                   if not np.isfinite(v)]
             raise ProblemError(
                 f"features: the observed data give non-finite values for {bad}; choose features "
                 f"defined for the recordings (e.g. no spike-based feature without spikes)"
             )
-        self.space: ParameterSpace | None = None
-        self.backend = None
-        self.posterior = None
-        self.rounds: list[Round] = []
-        self.theta = np.empty((0, 0))
-        self.x = np.empty((0, self.x_o.shape[1]))
-        self._proposals: list[Any] = []
-        self._appended = 0
+        self._space: ParameterSpace | None = None
+        self._forget(0)
 
-    # ------------------------------------------------------------------ properties
+    def _forget(self, dim: int) -> None:
+        """Start over: no rounds, no backend, no posterior."""
+        self._history = History(dim, self.x_o.shape[1])
+        self._backend: Any = None
+        self._appended = 0
+        self._result: Posterior | None = None
+
+    # ------------------------------------------------------------------ state, read-only
     @property
     def feature_names(self) -> list[str]:
         """Names of the summary features, in column order."""
         return self.features.names(self.problem.n_traces)
 
     @property
-    def x_scale(self) -> np.ndarray:
-        """Per-feature scale applied before torch (see :mod:`~brian2modelfitting_sbi.scaling`).
+    def space(self) -> ParameterSpace | None:
+        """The parameter space (None before bounds are set)."""
+        return self._space
 
-        Derived from the first round of simulations, so it is fixed once training starts.
-        """
-        if not self.rounds:
-            raise RuntimeError("no simulations yet: the feature scale comes from the first round")
-        return feature_scale(self.x[: self.rounds[0].n_simulations])
+    @property
+    def rounds(self) -> list[Round]:
+        """One record per round (theta, x, proposal, invalid counts)."""
+        return list(self._history.rounds)
+
+    @property
+    def theta(self) -> np.ndarray:
+        """Parameter sets of every round ``(n, d)``, SI floats."""
+        return self._history.theta
+
+    @property
+    def x(self) -> np.ndarray:
+        """Features of every round ``(n, k)`` (invalid rows included)."""
+        return self._history.x
+
+    @property
+    def proposals(self) -> list[Any]:
+        """What each round was drawn from (None for the prior)."""
+        return self._history.proposals
+
+    @property
+    def sequential(self) -> bool:
+        """Whether some round was drawn from a posterior (not the prior)."""
+        return self._history.sequential
+
+    @property
+    def n_simulations(self) -> int:
+        """Simulations run so far (all rounds, invalid ones included)."""
+        return self._history.n_simulations
+
+    @property
+    def backend(self) -> Any:
+        """The trained backend (None before :meth:`train`)."""
+        return self._backend
+
+    @property
+    def result(self) -> Posterior | None:
+        """The :class:`~brian2modelfitting_sbi.posterior.Posterior` at the observed data."""
+        return self._result
+
+    @property
+    def posterior(self) -> Any:
+        """The sbi posterior at the observed features (None before :meth:`build_posterior`)."""
+        return None if self._result is None else self._result.estimate
+
+    @property
+    def x_scale(self) -> np.ndarray:
+        """Per-feature scale applied before torch (see :mod:`~brian2modelfitting_sbi.scaling`),
+        from the first round of simulations (fixed once training starts)."""
+        if not len(self._history):
+            raise NotFittedError("no simulations yet: the feature scale comes from the first round")
+        return self._history.x_scale
 
     def x_to_torch(self, x: np.ndarray) -> torch.Tensor:
         """Features ``(n, k)`` in SI units → the float32 tensor the estimator sees."""
         return x_to_torch(np.atleast_2d(x), self.x_scale)
 
-    @property
-    def n_simulations(self) -> int:
-        """Simulations run so far (all rounds, invalid ones included)."""
-        return sum(r.n_simulations for r in self.rounds)
-
     # ------------------------------------------------------------------ inference
     def infer(
         self,
-        n_samples: int,
+        n_samples: int | None = None,
         backend: str | type = "snpe",
         *,
         n_rounds: int = 1,
         seed: int | None = None,
         restart: bool = False,
-        chunk_size: int | None = None,
-        n_jobs: int | None = None,
-        executor: cf.Executor | None = None,
-        store: str | os.PathLike | None = None,
-        standalone: bool | None = None,
-        invalid: str = "drop",
-        fill_value: Any = None,
-        progress: bool = True,
-        device: str = "cpu",
-        threads: int | None = 1,
-        estimator: str | None = None,
-        estimator_options: dict[str, Any] | None = None,
-        embedding_net: torch.nn.Module | None = None,
-        training: dict[str, Any] | None = None,
-        sampling: dict[str, Any] | None = None,
-        **bounds: Sequence[Quantity],
+        simulation: SimulationOptions | Mapping[str, Any] | None = None,
+        training: TrainingOptions | Mapping[str, Any] | None = None,
+        sampling: SamplingOptions | Mapping[str, Any] | None = None,
+        n_simulations: int | None = None,
+        **options: Any,
     ) -> Any:
         """Simulate, train and return the posterior at the observed data.
 
-        Equivalent to :meth:`set_bounds`, then ``n_rounds`` times :meth:`simulate`,
-        :meth:`train` and :meth:`build_posterior`. Calling it again continues from the current
-        posterior (the next round draws from it) unless ``restart=True``.
+        :meth:`set_bounds`, then ``n_rounds`` times :meth:`simulate`, :meth:`train` and
+        :meth:`build_posterior`. Calling it again continues from the current posterior (the
+        next round draws from it) unless ``restart=True``.
 
         Parameters
         ----------
         n_samples : int
-            Simulations per round.
+            Simulations per round (the fitters' name; ``n_simulations=`` is the same).
         backend : str or class
-            Inference method: a registered name (``'snpe'``, ``'snle'``, ``'snre'``, plugins)
-            or a backend class.
+            A registered name (``'snpe'``, ``'snle'``, ``'snre'``, plugins) or a backend class.
         n_rounds : int
-            Rounds of sequential inference; round ``r > 1`` draws from the posterior at the
-            observed data.
+            Rounds of sequential inference; round ``r > 1`` draws from the posterior.
         seed : int, optional
             Makes prior draws, Brian 2 noise and training reproducible.
         restart : bool
             Forget earlier rounds and start from the prior.
-        chunk_size, n_jobs, executor, store, standalone, progress
-            Simulation settings, see :meth:`simulate`.
-        invalid, fill_value
-            What training does with simulations whose features are NaN or infinite, see
+        simulation : SimulationOptions or dict, optional
+            Simulation settings (see :meth:`simulate`).
+        training : TrainingOptions or dict, optional
+            Training settings; a plain dict overrides the backend's training defaults, as in
             :meth:`train`.
-        device : str
-            Torch device for training.
-        threads : int or None
-            Torch threads while training and sampling (None: leave torch's setting).
-        estimator, estimator_options, embedding_net, training, sampling
-            Passed to the backend, see :meth:`train`.
-        **bounds
-            ``name=[lower, upper]`` with units, for every parameter to infer.
+        sampling : SamplingOptions or dict, optional
+            Posterior settings; a plain dict overrides the backend's sampler settings.
+        **options
+            ``name=[lower, upper]`` bounds with units for every parameter to infer, and the
+            settings of the groups as keywords (``chunk_size``, ``n_jobs``, ``executor``,
+            ``store``, ``standalone``, ``progress``, ``device``, ``threads``, ``invalid``,
+            ``fill_value``, ``estimator``, ``estimator_options``, ``embedding_net``).
 
         Returns
         -------
         posterior
-            The sbi posterior at the observed features (also ``self.posterior``).
+            The sbi posterior at the observed features (also ``self.posterior``; the
+            :class:`~brian2modelfitting_sbi.posterior.Posterior` is ``self.result``).
         """
-        _check_count("n_samples", n_samples)
-        _check_count("n_rounds", n_rounds)
-        check_invalid(invalid, fill_value, self.feature_names)
-        # unknown names, and backends that cannot learn from these features, fail before
-        # anything runs
-        check_backend_features(
-            self.features, get_backend(backend), self.x_o.shape[1], embedding_net
-        )
-        if restart or self.space is None or bounds:
+        n = renamed("n_samples", n_samples, "n_simulations", n_simulations)
+        check_count("n_samples" if n_simulations is None else "n_simulations", n, 1)
+        check_count("n_rounds", n_rounds, 1)
+        sim, fit, post, bounds = split_keywords(options, simulation, training, sampling)
+        self._check_backend(backend, fit, post, n_rounds, restart)
+        if restart or self._space is None or bounds:
             self.set_bounds(restart=restart, **bounds)
         for _ in range(n_rounds):
             # one seed per round index, so that a continued infer() repeats no round's draws
-            round_seed = None if seed is None else seed + 1000 * len(self.rounds)
-            self.simulate(
-                n_samples,
-                seed=round_seed,
-                chunk_size=chunk_size,
-                n_jobs=n_jobs,
-                executor=executor,
-                store=store,
-                standalone=standalone,
-                progress=progress,
-                threads=threads,
-            )
-            self.train(
-                backend,
-                device=device,
-                threads=threads,
-                invalid=invalid,
-                fill_value=fill_value,
-                seed=round_seed,
-                estimator=estimator,
-                estimator_options=estimator_options,
-                embedding_net=embedding_net,
-                training=training,
-                sampling=sampling,
-            )
-            self.build_posterior(threads=threads)
+            round_seed = None if seed is None else seed + 1000 * len(self._history)
+            self.simulate(n, seed=round_seed, simulation=sim)
+            self.train(backend, seed=round_seed, training=fit, sampling=post)
+            self.build_posterior(threads=post.threads)
         return self.posterior
+
+    def _check_backend(
+        self, backend: Any, fit: TrainingOptions, post: SamplingOptions, n_rounds: int,
+        restart: bool,
+    ) -> None:
+        """Refuse, before anything runs, what the backend says it cannot do."""
+        cls = get_backend(backend)
+        self._check_invalid(fit)
+        check_backend_features(self.features, cls, self.x_o.shape[1], fit.embedding_net)
+        sequential = n_rounds > 1 or (self._result is not None and not restart)
+        if sequential and not getattr(cls, "multi_round", True):
+            raise CapabilityError(
+                f"n_rounds: the {cls.__name__} backend trains on prior draws only "
+                f"(multi_round=False); use n_rounds=1 (and restart=True to start over)"
+            )
+        samplers = set(getattr(cls, "samplers", ()) or ())
+        if getattr(cls, "sampling_defaults", "direct") == "auto":
+            samplers.add("auto")
+        chosen = (post.settings or {}).get("sample_with")
+        if samplers and chosen is not None and chosen not in samplers:
+            raise CapabilityError(
+                f"sampling['sample_with']: the {cls.__name__} backend supports "
+                f"{sorted(samplers)}, got {chosen!r}"
+            )
+
+    def _check_invalid(self, fit: TrainingOptions) -> None:
+        check_invalid(fit.invalid, fit.fill_value, self.feature_names)
 
     def set_bounds(self, restart: bool = False, **bounds: Sequence[Quantity]) -> ParameterSpace:
         """Set the prior box; a new box (or ``restart``) forgets simulations and posterior.
 
         Without bounds, the current box is kept (``set_bounds(restart=True)`` starts over).
         """
-        if not bounds and self.space is not None:
-            space = self.space
+        if not bounds and self._space is not None:
+            space = self._space
         else:
             space = ParameterSpace.from_bounds(self.problem, bounds)
-        if restart or space != self.space:
-            self.space = space
-            self.backend = None
-            self.posterior = None
-            self.rounds = []
-            self.theta = np.empty((0, space.dim))
-            self.x = np.empty((0, self.x_o.shape[1]))
-            self._proposals: list[Any] = []
-            self._appended = 0
+        if restart or space != self._space:
+            self._space = space
+            self._forget(space.dim)
         return space
 
     def simulate(
         self,
-        n_samples: int,
+        n_samples: int | None = None,
         *,
         seed: int | None = None,
-        chunk_size: int | None = None,
-        n_jobs: int | None = None,
-        executor: cf.Executor | None = None,
-        store: str | os.PathLike | None = None,
-        standalone: bool | None = None,
-        progress: bool = True,
-        threads: int | None = 1,
-        **bounds: Sequence[Quantity],
+        simulation: SimulationOptions | Mapping[str, Any] | None = None,
+        n_simulations: int | None = None,
+        **options: Any,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Run one round of simulations from the current proposal and keep its features.
 
@@ -311,119 +317,53 @@ class Inferencer(PosteriorWorkflow):
         Parameters
         ----------
         n_samples : int
-            Number of parameter sets to simulate.
+            Parameter sets to simulate (the fitters' name; ``n_simulations=`` is the same).
         seed : int, optional
             Seed of the parameter draws and of Brian 2's random numbers (``xi`` noise
             included): the same seed gives the same theta and x whatever the chunking, the
             workers or the device.
-        chunk_size : int, optional
-            Parameter sets simulated at once (default: from a memory budget, see
-            :func:`~brian2modelfitting_sbi.simulation.default_chunk_size`).
-        n_jobs : int, optional
-            Simulate in a local pool of this many processes.
-        executor : concurrent.futures.Executor or dask.distributed.Client, optional
-            Where to run simulation chunks.
-        store : str or path-like, optional
-            Directory where each finished chunk is saved; the same call on the same store
-            resumes (finished chunks are loaded, not simulated again). A store of other
-            simulations is refused.
-        standalone : bool, optional
-            Simulate on Brian's C++ standalone device (compiled once per process). None
-            follows ``set_device``: standalone if the script selected ``'cpp_standalone'``.
-        progress : bool
-            Show a progress bar over simulations.
-        threads : int or None
-            Torch threads while drawing from a posterior proposal.
-        **bounds
-            Prior bounds, if not set before.
+        simulation : SimulationOptions or dict, optional
+            ``chunk_size`` (default: from a memory budget, see
+            :func:`~brian2modelfitting_sbi.simulation.default_chunk_size`), ``n_jobs`` (a
+            local process pool), ``executor`` (an Executor or a Dask client), ``store`` (a
+            directory where finished chunks are saved: the same call resumes; a store of other
+            simulations is refused), ``standalone`` (Brian's C++ standalone device; None
+            follows ``set_device``), ``progress``, ``threads`` (torch threads while drawing
+            from a posterior proposal).
+        **options
+            The settings of ``simulation`` as keywords, and prior bounds if not set before.
 
         Returns
         -------
         theta, x : numpy.ndarray
             This round's parameters (SI floats) and features (NaN rows included).
         """
-        _check_count("n_samples", n_samples)
-        if chunk_size is not None:
-            _check_count("chunk_size", chunk_size)
-        entropy = resolve_seed(seed)
-        device_name = resolve_device(standalone)
-        if bounds or self.space is None:
+        n = renamed("n_samples", n_samples, "n_simulations", n_simulations)
+        check_count("n_samples" if n_simulations is None else "n_simulations", n, 1)
+        sim, _, _, bounds = split_keywords(options, simulation)
+        if bounds or self._space is None:
             self.set_bounds(**bounds)
         proposal = self.posterior
-        recording = self.features.recording()
-        with chunk_executor(n_jobs, executor) as pool:
-            size = chunk_size or default_chunk_size(
-                self.problem, recording, n_samples, n_workers=n_workers(pool)
-            )
-            rnd = theta = None
-            if store is not None:
-                identity = store_identity(
-                    self.problem.fingerprint(),
-                    self.feature_names,
-                    self.x_o,
-                    self.space.to_json(),
-                )
-                rnd = SimulationStore(store, identity).round(
-                    len(self.rounds),
-                    n_samples=n_samples,
-                    seed=seed,
-                    entropy=entropy,
-                    chunk_size=size,
-                    chunk_size_given=chunk_size is not None,
-                    proposal="prior" if proposal is None else type(self.backend).__name__,
-                )
-                size, entropy, theta = rnd.chunk_size, rnd.entropy, rnd.load_theta()
-            task = ChunkTask(
-                self.problem,
-                tuple(self.space.names),
-                int(size),
-                recording,
-                self.target,
-                cloudpickle.dumps(self.features),
-                device=device_name,
-            )
-            if theta is None:
-                theta = self._draw(proposal, n_samples, seed, threads)
-                if rnd is not None:
-                    rnd.save_theta(theta)
-            x = simulate_features(
-                task,
-                theta,
-                executor=pool,
-                seed=entropy,
-                progress=progress,
-                on_chunk=None if rnd is None else rnd.save_chunk,
-                skip=None if rnd is None else rnd.load_chunk,
-            )
-        valid = np.all(np.isfinite(x), axis=1)
-        self.rounds.append(self._report(len(self.rounds), theta, valid, x))
-        self._proposals.append(proposal)
-        self.theta = np.concatenate([self.theta, theta])
-        self.x = np.concatenate([self.x, x])
+        theta, x = simulate_round(
+            self.problem, self.features, self._space, n_simulations=n, proposal=proposal,
+            proposal_label="prior" if proposal is None else type(self._backend).__name__,
+            round_index=len(self._history), x_o=self.x_o, seed=seed, target=self.target,
+            options=sim,
+        )
+        record = make_round(
+            len(self._history) + 1, self._space, theta, x, proposal, self.feature_names
+        )
+        self._history = self._history.add(record)
         return theta, x
-
-    def _draw(
-        self, proposal: Any, n_samples: int, seed: int | None, threads: int | None
-    ) -> np.ndarray:
-        """``n_samples`` parameter sets from the prior box or a posterior proposal."""
-        if proposal is None:
-            return self.space.sample_prior(n_samples, np.random.default_rng(seed))
-        return draw(proposal, self.space, n_samples, seed, threads)
 
     def train(
         self,
         backend: str | type = "snpe",
         *,
-        device: str = "cpu",
-        threads: int | None = 1,
-        invalid: str = "drop",
-        fill_value: Any = None,
         seed: int | None = None,
-        estimator: str | None = None,
-        estimator_options: dict[str, Any] | None = None,
-        embedding_net: torch.nn.Module | None = None,
-        training: dict[str, Any] | None = None,
-        sampling: dict[str, Any] | None = None,
+        training: TrainingOptions | Mapping[str, Any] | None = None,
+        sampling: SamplingOptions | Mapping[str, Any] | None = None,
+        **options: Any,
     ) -> Any:
         """Train the backend on every round simulated so far.
 
@@ -435,139 +375,126 @@ class Inferencer(PosteriorWorkflow):
         ----------
         backend : str or class
             Registered backend name or backend class.
-        device : str
-            Torch device.
-        threads : int or None
-            Torch threads during training.
-        invalid : {'drop', 'keep', 'fill'}
-            Simulations with NaN/inf features are left out (default), kept as they are, or
-            their non-finite values replaced by ``fill_value``.
-        fill_value : float, sequence, dict or str, optional
-            With ``invalid='fill'``: one value, one per feature (sequence or ``{name: value}``),
-            or a per-feature statistic of the finite values (``'min'``, ``'max'``, ``'mean'``,
-            ``'median'``).
         seed : int, optional
             Seed of the network initialisation and training batches.
-        estimator : str, optional
-            Network type (e.g. ``'maf'``, ``'nsf'``, ``'mdn'``; ``'resnet'`` for SNRE).
-        estimator_options : dict, optional
-            Builder options (``hidden_features``, ``num_transforms``, ...).
-        embedding_net : torch.nn.Module, optional
-            Embedding of x; the feature provider's default (if any) when None.
-        training : dict, optional
-            Training settings overriding the defaults (see :mod:`~brian2modelfitting_sbi.training`).
-        sampling : dict, optional
-            Posterior settings overriding the defaults.
+        training : TrainingOptions or dict, optional
+            A dict overrides the backend's training defaults (see
+            :mod:`~brian2modelfitting_sbi.backends.defaults`); a
+            :class:`~brian2modelfitting_sbi.inference.options.TrainingOptions` gives all
+            training settings.
+        sampling : SamplingOptions or dict, optional
+            Posterior settings overriding the backend's defaults.
+        **options
+            ``device``, ``threads``, ``invalid`` (``'drop'``, ``'keep'`` or ``'fill'``: what
+            to do with simulations whose features are NaN/inf), ``fill_value`` (one value,
+            one per feature, or ``'min'``/``'max'``/``'mean'``/``'median'``), ``estimator``
+            (``'maf'``, ``'nsf'``, ``'mdn'``; ``'resnet'`` for SNRE), ``estimator_options``,
+            ``embedding_net`` (the feature provider's default when None).
 
         Returns
         -------
         backend
             The trained backend (also ``self.backend``).
         """
-        check_invalid(invalid, fill_value, self.feature_names)
-        if not self.rounds:
-            raise RuntimeError("no simulations yet: call simulate() (or infer()) first")
-        cls = get_backend(backend)
-        if seed is not None:
-            torch.manual_seed(seed)
-        with torch_threads(threads):
-            # A new backend kind, or no new round since the last training (the user retrains
-            # with other settings): start a fresh estimator on every stored round.
-            fresh = self._appended == len(self.rounds)
-            if self.backend is None or type(self.backend) is not cls or fresh:
-                embedding_net, estimator_options = learned_features(
-                    self.features, cls, self.x_o.shape[1], embedding_net, estimator_options
-                )
-                options = {
-                    k: v
-                    for k, v in dict(
-                        estimator=estimator,
-                        estimator_options=estimator_options,
-                        embedding_net=embedding_net,
-                        training=training,
-                        sampling=sampling,
-                    ).items()
-                    if v is not None
-                }
-                self.backend = cls(self.space.prior(device), device, **options)
-                self._appended = 0
-            start = 0
-            for r, info in enumerate(self.rounds):
-                stop = start + info.n_simulations
-                if r >= self._appended:
-                    theta, x = apply_invalid(
-                        self.theta[start:stop],
-                        self.x[start:stop],
-                        invalid,
-                        fill_value,
-                        self.feature_names,
-                        reference=self.x,
-                    )
-                    if len(theta) == 0:
-                        raise RuntimeError(
-                            f"round {r + 1}: all {info.n_simulations} simulations gave invalid "
-                            f"(NaN/inf) features; check the bounds and the features"
-                        )
-                    self.backend.append_simulations(
-                        self.space.to_torch(theta),
-                        self.x_to_torch(x),
-                        self._proposals[r],
-                    )
-                start = stop
-            self._appended = len(self.rounds)
-            self.backend.train()
-        return self.backend
+        _, fit, post, rest = split_keywords(options, None, training, sampling)
+        if rest:
+            raise TypeError(f"train() got unexpected keyword arguments {sorted(rest)}")
+        self._check_invalid(fit)
+        if not len(self._history):
+            raise NotFittedError("no simulations yet: call simulate() (or infer()) first")
+        self._backend, self._appended = train_backend(
+            get_backend(backend), self._backend, self._appended, self._history, self._space,
+            self.features, self.feature_names, options=fit, sampling=post, seed=seed,
+        )
+        return self._backend
 
     def build_posterior(self, threads: int | None = 1) -> Any:
         """Build the posterior of the trained backend at the observed features."""
-        if self.backend is None:
-            raise RuntimeError("no trained backend yet: call train() (or infer()) first")
+        if self._backend is None:
+            raise NotFittedError("no trained backend yet: call train() (or infer()) first")
         with torch_threads(threads):
-            self.posterior = self.backend.build_posterior(
-                self.x_to_torch(self.x_o)
-            )
+            estimate = self._backend.build_posterior(self.x_to_torch(self.x_o))
+        self._adopt(estimate)
         warn_if_outside(self.x, self.x_o, self.feature_names)
         return self.posterior
 
-    def _report(
-        self, index: int, theta: np.ndarray, valid: np.ndarray, x: np.ndarray | None = None
-    ) -> Round:
-        bad = theta[~valid]
-        ranges = {}
-        if len(bad):
-            lo = self.space.to_quantities(bad.min(axis=0))
-            hi = self.space.to_quantities(bad.max(axis=0))
-            ranges = {name: (lo[name], hi[name]) for name in self.space.names}
-            where = ", ".join(f"{k} in [{a}, {b}]" for k, (a, b) in ranges.items())
-            if x is not None:
-                where += f"; most often non-finite: {describe_invalid(x, self.feature_names)}"
-            warnings.warn(
-                f"round {index + 1}: {len(bad)} of {len(theta)} simulations gave NaN/inf "
-                f"features ({where})",
-                RuntimeWarning,
-                stacklevel=3,
-            )
-        return Round(index + 1, len(theta), len(bad), ranges)
+    def _adopt(self, estimate: Any) -> None:
+        self._result = Posterior(
+            estimate, self._space, self.x_o, self.feature_names, training_x=self.x,
+            attrs={"backend": type(self._backend).__name__,
+                   "n_simulations": int(self.n_simulations)},
+        )
 
-    # ------------------------------------------------------------------ results
-    def _require_posterior(self) -> None:
-        if self.posterior is None:
-            raise RuntimeError("no posterior yet: call infer() first")
-
-    def sample_array(self, n: int, seed: int | None = None, threads: int | None = 1) -> np.ndarray:
-        """``n`` posterior samples as SI floats ``(n, d)``, columns in ``space.names`` order.
-
-        The same ``seed`` gives the same samples (torch and, for MCMC, numpy are seeded;
-        the global random states are restored afterwards).
+    # ------------------------------------------------------------------ save / load
+    def save(self, path: str | os.PathLike) -> None:
+        """Save problem, parameter space, backend, training data and network weights to
+        ``path`` (a zip of JSON, npz and a state dict; see :mod:`~brian2modelfitting_sbi.archive`).
         """
-        self._require_posterior()
-        return draw(self.posterior, self.space, n, seed, threads)
+        if self._result is None:
+            raise NotFittedError("save: nothing trained yet; call infer() (or train()) first")
+        save(path, problem=self.problem, space=self._space, backend=self._backend,
+             feature_names=self.feature_names, recording=self.features.recording(),
+             provider=type(self.features).__name__, rounds=self._history.rounds,
+             x_o=self.x_o, target=self.target, version=__version__)
 
-    def sample(self, n: int, seed: int | None = None) -> dict[str, Quantity]:
-        """``n`` posterior samples as a dict name → Quantity array."""
-        return self.space.to_quantities(self.sample_array(n, seed))
+    @classmethod
+    def load(
+        cls, path: str | os.PathLike, *, features: Any = None,
+        namespace: Mapping[str, Any] | None = None, backend: Any = None,
+        embedding_net: torch.nn.Module | None = None, device: str = "cpu",
+    ) -> Inferencer:
+        """Load a saved inference; it samples the same posterior without simulating.
 
+        Loading runs no code from the file. ``features`` (the same feature code) is needed
+        only to simulate more (continue ``infer``, ``calibrate``); ``namespace`` for model
+        names that could not be saved; ``backend`` for an unregistered backend class;
+        ``embedding_net`` for a saved embedding the features do not provide.
+        """
+        saved = load_saved(path, namespace, device)
+        provider = features if features is not None else SavedFeatures(
+            saved.feature_names, saved.recording, saved.x_o
+        )
+        inf = cls(features=provider, target=saved.target, **saved.problem_arguments)
+        if features is not None and (
+            list(inf.feature_names) != saved.feature_names
+            or not np.allclose(inf.x_o, saved.x_o, rtol=1e-6, atol=0, equal_nan=True)
+        ):
+            raise ProblemError(
+                "features: the given features do not reproduce the saved observed features "
+                f"(saved: {saved.feature_names}); pass the features the inference was run with"
+            )
+        if namespace is None and inf.problem.fingerprint() != saved.fingerprint:
+            warnings.warn("load: the rebuilt problem differs from the saved one (fingerprint "
+                          "mismatch)", RuntimeWarning, stacklevel=2)
+        space = inf.set_bounds(**saved.bounds)
+        for k, r in enumerate(saved.rounds):
+            proposal = None if r.from_prior else SAVED_POSTERIOR
+            inf._history = inf._history.add(
+                Round(k + 1, r.theta, r.x, proposal, r.n_invalid, r.invalid_ranges)
+            )
+        inf._backend, estimate = restore_backend(
+            saved.backend, saved.state, inf._history, space, inf.x_o, features=inf.features,
+            feature_code=features is not None, backend=backend, embedding_net=embedding_net,
+            device=device,
+        )
+        inf._appended = len(inf._history)
+        inf._adopt(estimate)
+        return inf
 
-def _check_count(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise ProblemError(f"{name}: expected an integer >= 1, got {value!r}")
+    # ------------------------------------------------------------------ interop
+    @classmethod
+    def from_fitter(cls, fitter: Any, features: Any = None, *,
+                    namespace: Mapping[str, Any] | None = None, target: str | None = None,
+                    level: int = 0) -> Inferencer:
+        """An Inferencer for the model, input and output of a brian2modelfitting fitter
+        (``TraceFitter`` or ``SpikeFitter``, fitted or not: a fitted one's bounds become the
+        prior box). ``namespace``: the model's external constants (captured ``level`` frames
+        above the caller if None); ``target``: the code generation target."""
+        args = fitter_arguments(fitter)
+        if namespace is None:
+            namespace = get_local_namespace(level + 1)
+        inferencer = cls(**args, features=features, namespace=namespace, target=target)
+        bounds = fitter_bounds(fitter)
+        if bounds:
+            inferencer.set_bounds(**bounds)
+        return inferencer

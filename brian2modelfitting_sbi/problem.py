@@ -26,13 +26,11 @@ from brian2.core.namespace import (
 from brian2.units.fundamentalunits import DIMENSIONLESS, get_dimensions
 from brian2.utils.stringtools import get_identifiers
 
+from .errors import ProblemError
+
 SPIKES = "spikes"
 #: Names that Brian 2 provides inside every NeuronGroup.
 _BRIAN_INTERNALS = {"t", "dt", "i", "N", "xi", "t_in_timesteps", "lastspike", "not_refractory"}
-
-
-class ProblemError(ValueError):
-    """A user argument is wrong; raised before anything is simulated."""
 
 
 def _fmt(value: Any) -> str:

@@ -27,7 +27,7 @@ def test_downsampling_averages_bins_and_layout_is_trace_major(problem):
     assert raw.n_bins == 43  # 42 whole bins and a last one of 6 steps
     values = np.random.default_rng(0).normal(size=(3, 2, 300))
     x = raw.compute(SimulationResult({"v": values}, {}, problem.dt, 3, 2))
-    mean, std = raw._scale["v"]
+    mean, std = raw.scales["v"]
     bins = [values[..., i : i + 7].mean(axis=-1) for i in range(0, 300, 7)]
     expected = (np.stack(bins, axis=-1) - mean) / std
     np.testing.assert_allclose(x, expected.reshape(3, -1), rtol=1e-12)

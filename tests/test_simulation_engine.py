@@ -195,12 +195,12 @@ def test_monitor_memory_reserved_once():
     mon = sim.parts.state_monitor
     var = mon.variables["v"]
     dyn = var.device.get_value(var, access_data=False)
-    buffer = dyn._data
-    assert buffer.shape[0] >= 200
+    buffer = dyn.data.base  # the reserved buffer behind the used part
+    assert buffer is not None and buffer.shape[0] >= 200
     for k in range(3):
         result = sim.run(draw(3, k))
         assert result.traces["v"].shape == (3, 2, 200)
-    assert dyn._data is buffer  # never reallocated
+    assert dyn.data.base is buffer  # never reallocated
 
 
 def test_copy_false_gives_views_and_copy_true_owns():

@@ -46,7 +46,8 @@ def test_invalid_rows_counted_reported_and_excluded(passive):
         filled.simulate(40, seed=2, progress=False, **passive["bounds"])
     backend = filled.train("snpe", invalid="fill", fill_value="min", **options)
     assert backend.num_simulations == 40
-    appended = backend.trainer._x_roundwise[0].numpy()
+    _, appended, _ = backend.trainer.get_simulations()
+    appended = appended.numpy()
     assert np.all(np.isfinite(appended))
 
 

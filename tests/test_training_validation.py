@@ -29,9 +29,9 @@ def test_observation_uses_the_noisy_features():
 def test_feature_noise_is_per_row_reproducible_and_has_the_right_sd():
     rng = np.random.default_rng(0)
     rows = rng.normal(size=(4000, 8))
-    a = P._row_noise(rows, 0.5, seed=3)
-    assert np.array_equal(a, P._row_noise(rows, 0.5, seed=3))  # reproducible
-    assert not np.array_equal(a, P._row_noise(rows, 0.5, seed=4))  # seed matters
+    a = P.row_noise(rows, 0.5, seed=3)
+    assert np.array_equal(a, P.row_noise(rows, 0.5, seed=3))  # reproducible
+    assert not np.array_equal(a, P.row_noise(rows, 0.5, seed=4))  # seed matters
     assert a.std() == pytest.approx(0.5, rel=0.03)
     assert abs(np.corrcoef(a[:-1, 0], a[1:, 0])[0, 1]) < 0.05  # rows independent
 

@@ -78,8 +78,14 @@ def test_every_notebook_has_a_check() -> None:
     assert sorted(p.stem for p in execute.notebooks()) == sorted(CHECKS)
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("name", sorted(CHECKS))
+#: The notebook the default tier executes (small and quick); the others are in the slow tier.
+QUICK = "01_quickstart"
+
+
+@pytest.mark.parametrize(
+    "name",
+    [n if n == QUICK else pytest.param(n, marks=pytest.mark.slow) for n in sorted(CHECKS)],
+)
 def test_notebook_runs(name: str) -> None:
     nb, _ = execute.execute(
         TUTORIALS / f"{name}.ipynb", SCALE, timeout=300, extra_cells=[CHECKS[name]],

@@ -13,10 +13,9 @@ from brian2 import Equations, ms, mV, nS, pF
 from conftest import window_features
 from workflow_support import run, trained_snpe, two_round
 
-import brian2modelfitting_sbi.inferencer as inferencer_module
 from brian2modelfitting_sbi import Inferencer, ProblemError
 from brian2modelfitting_sbi.io import SavedFileError, equations_text, value_from_json, value_json
-from brian2modelfitting_sbi.simulation import ChunkSimulator
+from brian2modelfitting_sbi.simulation import ChunkSimulator, runner
 
 
 @pytest.fixture
@@ -27,7 +26,7 @@ def no_simulation(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("simulated during load")
 
-    monkeypatch.setattr(inferencer_module, "simulate_features", refuse)
+    monkeypatch.setattr(runner, "run_chunk", refuse)
     return ChunkSimulator.n_builds
 
 
@@ -84,7 +83,10 @@ def test_loaded_with_features_continues_inference(tmp_path):
     run(loaded, "snpe", 50, seed=11)
     assert len(loaded.rounds) == 2 and loaded.theta.shape == (350, 2)
     assert loaded.posterior is not before
-    assert loaded.backend.trainer._data_round_index == [0, 1]
+    # the saved round and the new one are both in the trainer: the new one with its proposal
+    appended = loaded.backend.appended_rounds
+    assert [n for n, _ in appended] == [300, 50]
+    assert appended[0][1] is None and appended[1][1] is before
 
 
 def test_load_refuses_other_features(tmp_path):

@@ -39,9 +39,9 @@ def test_best_params_is_a_cached_dict_of_quantities_near_truth():
     assert isinstance(best["gL"], Quantity) and get_dimensions(best["gL"]) == siemens.dim
     assert abs(best["C"] - truth()["C"]) < 30 * pF
     assert abs(best["gL"] - truth()["gL"]) < 2 * nS
-    cached = inf._map_cache[1]
+    cached = inf.result.map_array()
     assert inf.best_params["C"] == best["C"]
-    assert inf._map_cache[1] is cached  # no new search for the same posterior
+    assert inf.result.map_array() is cached  # no new search for the same posterior
     # the MAP is at least as probable as the posterior mean
     mean = {k: v.mean() for k, v in inf.sample(500, seed=0).items()}
     assert inf.log_prob(best) >= inf.log_prob(mean) - 0.5

@@ -32,17 +32,18 @@ def test_second_round_is_narrower(backend):
     assert np.all(round2.std(axis=0) / inf.space.width < 0.15)
     # both rounds are in the training data, none with a proposal (NLE/NRE need none)
     assert inf.backend.num_simulations == 400
-    assert inf._proposals[0] is None and inf._proposals[1] is not None
+    assert inf.proposals[0] is None and inf.proposals[1] is not None
+    assert inf.rounds[0].from_prior and not inf.rounds[1].from_prior
 
 
 def test_snpe_second_round_uses_the_proposal():
     inf = new_inferencer()
     run(inf, "snpe", 200, seed=5, n_rounds=2)
-    trainer = inf.backend.trainer
     # NPE_C corrects the second round with its atomic loss: the proposal is passed on
-    assert trainer._proposal_roundwise[0] is None
-    assert trainer._proposal_roundwise[1] is inf._proposals[1]
-    assert trainer._data_round_index == [0, 1]
+    appended = inf.backend.appended_rounds
+    assert [n for n, _ in appended] == [200, 200]
+    assert appended[0][1] is None
+    assert appended[1][1] is inf.proposals[1] is inf.rounds[1].proposal
     truth = np.array([200e-12, 10e-9])  # C, gL (sorted names)
     mean = inf.sample_array(300, seed=0).mean(axis=0)
     assert np.all(np.abs(mean - truth) / inf.space.width < 0.1)
@@ -64,14 +65,14 @@ def test_infer_again_continues_and_restart_starts_over():
     inf.infer(100, backend="snpe", seed=1, progress=False)
     assert len(inf.rounds) == 2 and inf.theta.shape == (200, 2)
     assert inf.backend is first_backend and inf.posterior is not first_posterior
-    assert inf._proposals[1] is first_posterior
+    assert inf.proposals[1] is first_posterior
     # the second round's seed differs from the first's: other draws
     assert not np.allclose(inf.theta[:100], inf.theta[100:])
     # restart=True without bounds keeps the box and forgets the rounds
     inf.infer(100, backend="snpe", seed=1, progress=False, restart=True)
     assert len(inf.rounds) == 1 and inf.theta.shape == (100, 2)
     assert inf.backend is not first_backend
-    assert inf._proposals == [None]
+    assert inf.proposals == [None]
 
 
 def test_new_bounds_start_over():

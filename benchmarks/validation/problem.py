@@ -107,7 +107,7 @@ def window_means(theta: np.ndarray, current: np.ndarray | None = None) -> np.nda
     return out.reshape(theta.shape[:-1] + (-1,))
 
 
-def _row_noise(rows: np.ndarray, sd: float, seed: int) -> np.ndarray:
+def row_noise(rows: np.ndarray, sd: float, seed: int) -> np.ndarray:
     """Gaussian noise per row, a deterministic function of the row's bytes and ``seed``.
 
     Chunks of a simulation may be computed in other processes, each with a fresh copy of the
@@ -151,7 +151,7 @@ class NoisyWindowMeans(FeatureProvider):
         means = np.stack([v[..., a:b].mean(axis=-1) for a, b in self.windows], axis=1)
         x = means.reshape(len(v), -1)  # feature-major: window, then trace
         if self.sd > 0:
-            x = x + _row_noise(x, self.sd, self.seed)
+            x = x + row_noise(x, self.sd, self.seed)
         return x
 
 

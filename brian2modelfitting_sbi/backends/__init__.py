@@ -1,6 +1,6 @@
 """Inference backends, discovered through the ``brian2modelfitting.inference_backends`` group."""
 
-from .base import InferenceBackend
+from .base import InferenceBackend, SavedRound
 from .registry import (
     GROUP,
     BackendInfo,
@@ -14,6 +14,7 @@ __all__ = [
     "GROUP",
     "BackendInfo",
     "InferenceBackend",
+    "SavedRound",
     "UnknownBackendError",
     "get_backend",
     "list_backends",

@@ -7,13 +7,15 @@ and how its posterior samples. Only current sbi names are used (``NPE_C``, ``NLE
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 import torch
 from torch import Tensor
 
-from ..training import (
+from ..errors import SavedFileError
+from .base import InferenceBackend, SavedRound
+from .defaults import (
     ACCEPTANCE_PILOT,
     AUTO,
     default_training_options,
@@ -21,7 +23,6 @@ from ..training import (
     resolve_auto_sampling,
     sampling_options,
 )
-from .base import InferenceBackend
 
 
 class NullTracker:
@@ -72,6 +73,8 @@ class SbiBackend(InferenceBackend):
     default_estimator: ClassVar[str]
     #: Name of the builder argument that takes an embedding net for x (None: unsupported).
     embedding_argument: ClassVar[str | None] = "embedding_net"
+    takes_estimator_defaults: ClassVar[bool] = True
+    samplers: ClassVar[tuple[str, ...]] = ("direct", "mcmc", "rejection", "importance", "vi")
 
     def __init__(
         self,
@@ -126,6 +129,15 @@ class SbiBackend(InferenceBackend):
         """Simulations appended so far, over all rounds."""
         return sum(len(t) for t in self.trainer._theta_roundwise)
 
+    @property
+    def appended_rounds(self) -> list[tuple[int, Any]]:
+        """``(simulations, proposal)`` of each round appended to the trainer, in order."""
+        trainer = self.trainer
+        return [
+            (len(t), p)
+            for t, p in zip(trainer._theta_roundwise, trainer._proposal_roundwise, strict=True)
+        ]
+
     def append_simulations(self, theta: Tensor, x: Tensor, proposal: Any = None) -> None:
         """Add one round of ``(theta, x)``; ``proposal`` is what theta was drawn from."""
         self.trainer.append_simulations(theta, x, **self._proposal_kwargs(proposal))
@@ -136,14 +148,14 @@ class SbiBackend(InferenceBackend):
     def train(self) -> None:
         """Train on every appended round, with measured defaults unless overridden."""
         x_dim = int(self.trainer._x_roundwise[0][0].numel())
-        options = default_training_options(self.num_simulations, x_dim, type(self).__name__)
+        options = default_training_options(self.num_simulations, x_dim, self)
         options.update(self.training)
         self.last_training = options
         self.density_estimator = self.trainer.train(**options)
 
     def build_posterior(self, x_o: Tensor) -> Any:
         """The posterior at ``x_o``, built with this backend's sampler settings."""
-        options = sampling_options(type(self).__name__, self.sampling)
+        options = sampling_options(self, self.sampling)
         self.last_sampling = dict(options)
         if options.get("sample_with") == AUTO:
             acceptance = self._estimate_acceptance(options, x_o)
@@ -153,6 +165,54 @@ class SbiBackend(InferenceBackend):
             self.density_estimator, **posterior_arguments(options)
         )
         return posterior.set_default_x(x_o)
+
+    # ------------------------------------------------------------------ saving
+    def config(self) -> dict[str, Any]:
+        """Estimator, its options, training and sampling settings (see ``__init__``)."""
+        return {
+            "estimator": self.estimator,
+            "estimator_options": dict(self.estimator_options),
+            "training": dict(self.training),
+            "sampling": dict(self.sampling),
+        }
+
+    def state(self) -> dict[str, Tensor]:
+        """The trained network's ``state_dict`` (on the CPU)."""
+        if self.density_estimator is None:
+            raise RuntimeError(f"{type(self).__name__}: nothing trained yet")
+        return {k: v.detach().cpu() for k, v in self.density_estimator.state_dict().items()}
+
+    def restore(
+        self, state: dict[str, Tensor], rounds: Sequence[SavedRound], x_o: Tensor
+    ) -> Any:
+        """Rebuild the network on the saved rounds, load ``state`` and hand the rounds back.
+
+        The builder sizes (and z-scores) the network from the training data, so it is called
+        on the saved rounds before the weights are loaded. A round drawn from a posterior is
+        handed back with the restored posterior as its proposal: the exact proposal of a past
+        round is not saved (NPE-C's atomic loss needs only to know that the round did not
+        come from the prior; NLE and NRE ignore proposals).
+        """
+        valid = [r for r in rounds if len(r.theta)]
+        if sum(len(r.theta) for r in valid) < 2:
+            raise SavedFileError("fewer than 2 valid training simulations to rebuild from")
+        theta = torch.cat([r.theta for r in valid])
+        x = torch.cat([r.x for r in valid])
+        net = self._builder()(theta, x)
+        try:
+            net.load_state_dict(state)
+        except RuntimeError as exc:
+            raise SavedFileError(
+                f"weights.pt: the weights do not fit the rebuilt network ({exc})"
+            ) from exc
+        net.to(self.device)
+        net.eval()
+        self.density_estimator = net
+        self.trainer._neural_net = net  # the trainer continues from the loaded network
+        posterior = self.build_posterior(x_o)
+        for r in valid:
+            self.append_simulations(r.theta, r.x, None if r.from_prior else posterior)
+        return posterior
 
     def _estimate_acceptance(self, options: dict[str, Any], x_o: Tensor) -> float:
         """Acceptance rate that rejection sampling from the prior would have at ``x_o``."""

@@ -18,3 +18,5 @@ class SNLEBackend(SbiBackend):
     default_estimator: ClassVar[str] = "maf"
     # likelihood_nn's embedding net embeds theta, not x: raw traces are not supported.
     embedding_argument: ClassVar[str | None] = None
+    embeds_x: ClassVar[bool] = False
+    sampling_defaults: ClassVar[str] = "auto"

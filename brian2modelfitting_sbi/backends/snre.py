@@ -18,3 +18,5 @@ class SNREBackend(SbiBackend):
     trainer_argument: ClassVar[str] = "classifier"
     default_estimator: ClassVar[str] = "resnet"
     embedding_argument: ClassVar[str | None] = "embedding_net_x"
+    training_defaults: ClassVar[str] = "sbi"
+    sampling_defaults: ClassVar[str] = "auto"

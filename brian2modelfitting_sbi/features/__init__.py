@@ -10,7 +10,13 @@ from .base import CombinedFeatures, FeatureProvider, feature_major, per_trace_na
 from .callables import CallableFeatures, vectorized
 from .embedding import trace_embedding
 from .library import FEATURES, EphysFeatures
-from .metrics import EfelFeatures, SpikeMetricFeatures, TraceMetricFeatures, metric_provider
+from .metrics import (
+    EfelFeatures,
+    SpikeMetricFeatures,
+    TraceMetricFeatures,
+    is_metric,
+    metric_provider,
+)
 from .raw import RawTraces
 
 __all__ = [
@@ -58,13 +64,9 @@ def as_provider(features: Any, problem: Problem) -> FeatureProvider:
 def _convert(features: Any, problem: Problem) -> FeatureProvider:
     if isinstance(features, FeatureProvider):
         return features
-    from .metrics import is_metric, metric_provider
-
     if is_metric(features):
         return metric_provider(features)
     if features is None:
-        from .raw import RawTraces
-
         return RawTraces()
     if isinstance(features, Mapping):
         parts = []

@@ -8,11 +8,13 @@ spells that order out (``"v.mean[0]"``, ``"v.mean[1]"``, ...).
 
 from __future__ import annotations
 
+import copy
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 
 import numpy as np
 
+from ..errors import ProblemError
 from ..simulation.network import Recording
 from ..simulation.result import SimulationResult
 
@@ -45,13 +47,13 @@ class FeatureProvider(ABC):
         return {}
 
     def bind(self, problem) -> FeatureProvider:  # noqa: ANN001 - avoid an import cycle
-        """Check the provider against a problem before anything runs; returns ``self``.
+        """Check the provider against a problem before anything runs; return it bound.
 
-        Subclasses raise :class:`~brian2modelfitting_sbi.problem.ProblemError` for features
-        that ask for variables the problem does not observe.
+        A provider that keeps something of the problem (a chosen variable, a scale) returns a
+        bound copy and leaves itself unchanged, so one provider can serve several
+        Inferencers. Subclasses raise :class:`~brian2modelfitting_sbi.errors.ProblemError`
+        for features that ask for variables the problem does not observe.
         """
-        from ..problem import ProblemError
-
         rec = self.recording()
         for var in rec.variables:
             if var not in problem.outputs:
@@ -100,5 +102,6 @@ class CombinedFeatures(FeatureProvider):
         return np.concatenate([p.compute(result) for p in self.providers], axis=1)
 
     def bind(self, problem) -> FeatureProvider:  # noqa: ANN001
-        self.providers = [p.bind(problem) for p in self.providers]
-        return self
+        bound = copy.copy(self)  # the providers given by the user are not changed
+        bound.providers = [p.bind(problem) for p in self.providers]
+        return bound

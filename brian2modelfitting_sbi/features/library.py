@@ -57,6 +57,7 @@ A trace with NaN or infinite values gives NaN for every feature (an invalid simu
 
 from __future__ import annotations
 
+import copy
 import difflib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -352,6 +353,7 @@ class EphysFeatures(FeatureProvider):
     # ------------------------------------------------------------------ binding
     def bind(self, problem: Problem) -> EphysFeatures:
         """Choose the variable and check windows, threshold and spikes against ``problem``."""
+        bound = copy.copy(self)  # the provider given by the user is not changed
         var = self.variable
         if self._uses_trace:
             if var is None:
@@ -368,14 +370,14 @@ class EphysFeatures(FeatureProvider):
                     f"variable: {var!r} is not an observed trace; observed traces are "
                     f"{problem.trace_outputs}"
                 )
-            self._unit = problem.output_units[var]
+            bound._unit = problem.output_units[var]
             if self.threshold is not None:
                 dim = get_dimensions(self.threshold)
-                if dim != get_dimensions(self._unit) and not (
+                if dim != get_dimensions(bound._unit) and not (
                     dim is DIMENSIONLESS and float(self.threshold) == 0
                 ):
                     raise ProblemError(
-                        f"threshold: expected units of {self._unit} (like {var!r}), got "
+                        f"threshold: expected units of {bound._unit} (like {var!r}), got "
                         f"{self.threshold!r}"
                     )
         if self._uses_recorded_spikes and not problem.has_spikes:
@@ -385,9 +387,9 @@ class EphysFeatures(FeatureProvider):
                 f"threshold= (e.g. threshold=0*mV) to detect them as crossings in the trace, "
                 f"or observe spike times (output={{'v': ..., 'spikes': ...}})"
             )
-        self._var = var
-        self._groups(problem.dt, problem.n_steps, problem.n_traces)  # checks the windows
-        return self
+        bound._var = var
+        bound._groups(problem.dt, problem.n_steps, problem.n_traces)  # checks the windows
+        return bound
 
     # ------------------------------------------------------------------ windows
     def _groups(self, dt: float, n_steps: int, n_traces: int) -> list[_Group]:

@@ -18,6 +18,7 @@ what simulations produce when the recordings hold noise that the model lacks. Su
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from typing import Any
 
@@ -131,16 +132,17 @@ class TraceMetricFeatures(FeatureProvider):
 
     def bind(self, problem: Problem) -> TraceMetricFeatures:
         """Take the observed traces that the metric compares to."""
-        self.variable = _trace_variable(problem, self.variable, self._label)
-        data = problem.outputs[self.variable]
+        bound = copy.copy(self)  # the provider given by the user is not changed
+        bound.variable = _trace_variable(problem, self.variable, self._label)
+        data = problem.outputs[bound.variable]
         weights = getattr(self.metric, "t_weights", None)
         if weights is not None and np.shape(weights) != (data.shape[1],):
             raise ProblemError(
                 f"features: {self._label}'s t_weights has shape {np.shape(weights)}, expected "
                 f"({data.shape[1]},) (one weight per time step)"
             )
-        self._data = np.asarray(data, dtype=float)
-        return self
+        bound._data = np.asarray(data, dtype=float)
+        return bound
 
     def compute(self, result: SimulationResult) -> np.ndarray:
         if self._data is None:
@@ -180,13 +182,14 @@ class SpikeMetricFeatures(FeatureProvider):
 
     def bind(self, problem: Problem) -> SpikeMetricFeatures:
         """Take the observed spike trains that the metric compares to."""
+        bound = copy.copy(self)  # the provider given by the user is not changed
         if not problem.has_spikes:
             raise ProblemError(
                 f"features: {self._label} compares spike trains; observe spike times "
                 f"(output_var='spikes', or output={{'v': ..., 'spikes': ...}})"
             )
-        self._data = [self._after_start(np.asarray(tr)) for tr in problem.outputs[SPIKES]]
-        return self
+        bound._data = [bound._after_start(np.asarray(tr)) for tr in problem.outputs[SPIKES]]
+        return bound
 
     def _after_start(self, train: np.ndarray) -> np.ndarray:
         t_start = float(self.metric.t_start)
@@ -285,14 +288,15 @@ class EfelFeatures(FeatureProvider):
 
     def bind(self, problem: Problem) -> EfelFeatures:
         """Choose the trace and check stim_times against the number of traces."""
-        self.variable = _trace_variable(problem, self.variable, "EfelFeatures")
-        self._is_voltage = get_dimensions(problem.output_units[self.variable]) == volt.dim
+        bound = copy.copy(self)  # the provider given by the user is not changed
+        bound.variable = _trace_variable(problem, self.variable, "EfelFeatures")
+        bound._is_voltage = get_dimensions(problem.output_units[bound.variable]) == volt.dim
         if len(self.stim_times) not in (1, problem.n_traces):
             raise ProblemError(
                 f"stim_times: {len(self.stim_times)} pairs for {problem.n_traces} traces; give "
                 f"one pair for all or one per trace"
             )
-        return self
+        return bound
 
     def compute(self, result: SimulationResult) -> np.ndarray:
         import efel

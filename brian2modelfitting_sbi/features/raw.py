@@ -7,6 +7,7 @@ over time, see :mod:`~brian2modelfitting_sbi.features.embedding`).
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,6 +19,7 @@ from ..problem import Problem, ProblemError
 from ..simulation.network import Recording
 from ..simulation.result import SimulationResult
 from .base import FeatureProvider
+from .embedding import trace_embedding
 
 __all__ = ["RawTraces"]
 
@@ -72,6 +74,8 @@ class RawTraces(FeatureProvider):
 
     def bind(self, problem: Problem) -> RawTraces:
         """Choose the variables, the downsampling factor and the scaling of each variable."""
+        bound = copy.copy(self)  # the provider given by the user is not changed
+        bound._scale = dict(self._scale)
         traces = problem.trace_outputs
         if not traces:
             raise ProblemError(
@@ -84,7 +88,7 @@ class RawTraces(FeatureProvider):
             raise ProblemError(
                 f"features: RawTraces variables {missing} are not observed traces ({traces})"
             )
-        self.variables = list(variables)
+        bound.variables = list(variables)
         if isinstance(self.downsample, Quantity):
             ratio = float(self.downsample) / problem.dt
             factor = int(round(ratio))
@@ -93,18 +97,23 @@ class RawTraces(FeatureProvider):
                     f"downsample: {self.downsample} is not a multiple of dt "
                     f"({problem.dt * 1000:g} ms)"
                 )
-            self._factor = factor
-        if self._factor > problem.n_steps:
+            bound._factor = factor
+        if bound._factor > problem.n_steps:
             raise ProblemError(
-                f"downsample: {self._factor} steps per bin, but the recordings have only "
+                f"downsample: {bound._factor} steps per bin, but the recordings have only "
                 f"{problem.n_steps} steps"
             )
-        self._n_steps = problem.n_steps
-        for var in self.variables:
+        bound._n_steps = problem.n_steps
+        for var in bound.variables:
             data = problem.outputs[var]
             std = float(np.std(data))
-            self._scale[var] = (float(np.mean(data)), std if std > 0 else 1.0)
-        return self
+            bound._scale[var] = (float(np.mean(data)), std if std > 0 else 1.0)
+        return bound
+
+    @property
+    def scales(self) -> dict[str, tuple[float, float]]:
+        """Variable → (mean, std) of the observed traces, by which they are standardized."""
+        return dict(self._scale)
 
     @property
     def n_bins(self) -> int:
@@ -135,10 +144,8 @@ class RawTraces(FeatureProvider):
         return np.concatenate(parts, axis=1)
 
     # ------------------------------------------------------------------ learned features
-    def default_embedding_net(self, n_features: int):  # noqa: ANN201 - torch imported lazily
+    def default_embedding_net(self, n_features: int):  # noqa: ANN201 - a torch module
         """A 1-D CNN over time with one input channel per variable and stimulus."""
-        from .embedding import trace_embedding
-
         length = self.n_bins
         if n_features % length:
             raise ValueError(f"{n_features} features are not whole traces of {length} values")

@@ -2,26 +2,25 @@
 
 from .executors import as_executor, chunk_executor, n_workers, process_pool
 from .invalid import INVALID_POLICIES, apply_invalid, check_invalid, describe_invalid, valid_rows
-from .network import (
-    ChunkSimulator,
-    Recording,
-    clear_cache,
-    get_simulator,
-    resolve_device,
-)
+from .network import ChunkSimulator, Recording, resolve_device
 from .result import SimulationResult
 from .runner import (
     ChunkTask,
+    collect_chunks,
     default_chunk_size,
+    make_task,
     resolve_seed,
     simulate_features,
 )
+from .simulators import clear_cache, get_simulator
 from .store import SimulationStore, StoreMismatchError, store_identity
 
 __all__ = [
     "INVALID_POLICIES",
     "ChunkSimulator",
     "ChunkTask",
+    "collect_chunks",
+    "make_task",
     "Recording",
     "SimulationResult",
     "SimulationStore",

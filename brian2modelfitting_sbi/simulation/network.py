@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import math
 import threading
-from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -39,7 +38,7 @@ from brian2.devices.device import RuntimeDevice, reset_device
 from brian2.units.fundamentalunits import DIMENSIONLESS
 
 from ..problem import Problem
-from .noise import NoisePlan, fill_noise, plan_noise
+from .noise import NoisePlan, fill_noise, noise_entropy, plan_noise
 from .result import SimulationResult
 
 _N_TRACES = "sbi_n_traces"
@@ -318,7 +317,7 @@ class ChunkSimulator:
             for j, name in enumerate(self.parameter_names):
                 setattr(self.parts.group, f"{name}_", np.repeat(padded[:, j], n_traces))
             if self.parts.noise:
-                entropy = _noise_entropy(seed, entropy)
+                entropy = noise_entropy(seed, entropy)
                 fill_noise([t.values for t in self.parts.noise], entropy, start, m, n_traces)
             if seed is not None:
                 brian_seed(seed)
@@ -361,60 +360,5 @@ class ChunkSimulator:
         }
 
 
-def _noise_entropy(seed: int | None, entropy: int | None) -> int:
-    if entropy is not None:
-        return int(entropy)
-    if seed is not None:
-        return int(seed)
-    return int(np.random.SeedSequence().entropy)
-
-
-# A small per-process cache: workers keep their compiled network across chunks and rounds.
-_CACHE: OrderedDict[tuple, ChunkSimulator] = OrderedDict()
-_CACHE_SIZE = 2
 #: Serializes simulations in a process (Dask runs tasks in threads; Brian state is global).
 LOCK = threading.RLock()
-
-
-def get_simulator(
-    problem: Problem,
-    parameter_names: Sequence[str],
-    chunk_size: int,
-    recording: Recording,
-    target: str | None = None,
-    device: str = "runtime",
-    fingerprint: str | None = None,
-) -> ChunkSimulator:
-    """Return this process's simulator for these settings, building it on first use.
-
-    Hold :data:`LOCK` while using the simulator if other threads may simulate too.
-    """
-    if device not in DEVICES:
-        raise ValueError(f"device: expected one of {DEVICES}, got {device!r}")
-    fp = fingerprint or problem.fingerprint()
-    key = (fp, tuple(parameter_names), int(chunk_size), recording, target, device)
-    with LOCK:
-        sim = _CACHE.get(key)
-        if sim is not None:
-            _CACHE.move_to_end(key)
-            return sim
-        if device == "cpp_standalone":
-            from .standalone import StandaloneChunkSimulator
-
-            # One standalone project per process: building another one resets the device.
-            for old in [k for k, s in _CACHE.items() if s.device == "cpp_standalone"]:
-                del _CACHE[old]
-            sim = StandaloneChunkSimulator(problem, parameter_names, chunk_size, recording)
-        else:
-            sim = ChunkSimulator(problem, parameter_names, chunk_size, recording, target)
-        _CACHE[key] = sim
-        while len(_CACHE) > _CACHE_SIZE:
-            _CACHE.popitem(last=False)
-        return sim
-
-
-def clear_cache(device: str | None = None) -> None:
-    """Forget this process's simulators (all, or those of one device); rebuilt on next use."""
-    with LOCK:
-        for key in [k for k, sim in _CACHE.items() if device in (None, sim.device)]:
-            del _CACHE[key]

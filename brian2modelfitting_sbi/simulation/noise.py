@@ -138,3 +138,12 @@ def fill_noise(
         cols = slice(k * n_traces, (k + 1) * n_traces)
         for v, arr in enumerate(arrays):
             arr[:, cols] = block[v].T
+
+
+def noise_entropy(seed: int | None, entropy: int | None) -> int:
+    """The entropy of a round's per-sample noise streams: ``entropy``, else ``seed``, else fresh."""
+    if entropy is not None:
+        return int(entropy)
+    if seed is not None:
+        return int(seed)
+    return int(np.random.SeedSequence().entropy)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import math
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,8 +25,10 @@ import numpy as np
 
 from ..problem import Problem, ProblemError
 from . import executors
-from .network import DEVICES, LOCK, Recording, get_simulator
+from .network import DEVICES, LOCK, Recording
 from .noise import plan_noise, uses_brian_random
+from .simulators import get_simulator
+from .standalone import check_standalone
 
 #: Default memory budget (bytes) of one simulating process for what its chunk holds: the
 #: recorded traces, one temporary copy for the features and the pre-drawn noise. Each worker
@@ -110,8 +112,6 @@ class ChunkTask:
             raise ProblemError(f"chunk_size: expected an integer >= 1, got {self.chunk_size!r}")
         self.recording.step_ratio(self.problem.dt)  # a bad recording dt fails here
         if self.device == "cpp_standalone":
-            from .standalone import check_standalone
-
             check_standalone(self.problem)
         elif uses_brian_random(self.problem, plan_noise(self.problem)):
             warnings.warn(
@@ -141,10 +141,8 @@ def _provider(blob: bytes) -> Any:
     return provider
 
 
-def run_chunk(
-    task: ChunkTask, start: int, theta: np.ndarray, seed: int | None
-) -> tuple[int, np.ndarray]:
-    """Simulate one chunk and return ``(start, features)``; runs in the worker.
+def run_chunk(task: ChunkTask, start: int, theta: np.ndarray, seed: int | None) -> tuple[int, Any]:
+    """Simulate one chunk and return ``(start, provider.compute(result))``; runs in the worker.
 
     ``seed`` is the round's seed (see :func:`resolve_seed`); ``start`` the index of
     ``theta[0]`` in the round.
@@ -161,13 +159,39 @@ def run_chunk(
             task.fingerprint,
         )
         result = sim.run(theta, seed=chunk_seed(seed, start), start=start, entropy=seed, copy=False)
-        x = np.asarray(provider.compute(result), dtype=float)
-    if x.ndim != 2 or x.shape[0] != len(theta):
-        raise ValueError(
-            f"features returned shape {x.shape} for {len(theta)} simulations; expected "
-            f"({len(theta)}, n_features)"
-        )
-    return start, x
+        return start, provider.compute(result)
+
+
+def make_task(
+    problem: Problem,
+    parameter_names: Sequence[str],
+    provider: Any,
+    n_samples: int,
+    *,
+    chunk_size: int | None = None,
+    executor: Any = None,
+    target: str | None = None,
+    device: str = "runtime",
+    recording: Recording | None = None,
+) -> ChunkTask:
+    """The :class:`ChunkTask` of ``n_samples`` simulations reduced by ``provider``.
+
+    The one place that sizes chunks for a run (training data, calibration tests, predictive
+    simulations): ``chunk_size``, else :func:`default_chunk_size` for the executor's workers.
+    ``recording`` defaults to what the provider asks for.
+    """
+    recording = provider.recording() if recording is None else recording
+    workers = 1 if executor is None else executors.n_workers(executor)
+    size = chunk_size or default_chunk_size(problem, recording, n_samples, n_workers=workers)
+    return ChunkTask(
+        problem,
+        tuple(parameter_names),
+        int(size),
+        recording,
+        target,
+        cloudpickle.dumps(provider),
+        device=device,
+    )
 
 
 class _SerialExecutor(cf.Executor):
@@ -233,9 +257,62 @@ def simulate_features(
     skip : callable, optional
         ``skip(start)`` returns already known features for a chunk, which is then not run.
     """
+    theta = np.atleast_2d(np.asarray(theta, dtype=float))
+    n = len(theta)
+    out: np.ndarray | None = None
+
+    def place(start: int, stop: int, x: Any, known: bool) -> None:
+        nonlocal out
+        x = np.asarray(x, dtype=float)
+        if x.ndim != 2 or x.shape[0] != stop - start:
+            raise ValueError(
+                f"features returned shape {x.shape} for {stop - start} simulations; expected "
+                f"({stop - start}, n_features)"
+            )
+        out = _place(out, start, x, n)
+        if on_chunk is not None and not known:
+            on_chunk(start, theta[start:stop], x)
+
+    run_chunks(task, theta, place, executor=executor, seed=seed, progress=progress, skip=skip)
+    assert out is not None  # n >= 1
+    return out
+
+
+def collect_chunks(
+    task: ChunkTask, theta: np.ndarray, *, executor: Any = None, seed: int | None = None
+) -> list[Any]:
+    """What the task's provider returns for each chunk of ``theta``, in chunk order."""
+    theta = np.atleast_2d(np.asarray(theta, dtype=float))
+    found: dict[int, Any] = {}
+    run_chunks(
+        task,
+        theta,
+        lambda start, stop, out, known: found.__setitem__(start, out),
+        executor=executor,
+        seed=seed,
+        progress=False,
+    )
+    return [found[start] for start in sorted(found)]
+
+
+def run_chunks(
+    task: ChunkTask,
+    theta: np.ndarray,
+    handle: Callable[[int, int, Any, bool], None],
+    *,
+    executor: Any = None,
+    seed: int | None = None,
+    progress: bool = True,
+    skip: Callable[[int], Any] | None = None,
+) -> None:
+    """Run the chunks of ``theta`` and call ``handle(start, stop, output, known)`` for each.
+
+    The one chunk runner of the package: chunks go to ``executor`` (serial if None), a few
+    at a time, and are handled as they finish; ``skip(start)`` may give a chunk's output
+    without running it (``known=True``). ``seed`` is the round's seed (fresh if None).
+    """
     from tqdm.auto import tqdm
 
-    theta = np.atleast_2d(np.asarray(theta, dtype=float))
     n = len(theta)
     if n == 0:
         raise ValueError("theta: no parameter sets to simulate")
@@ -245,25 +322,21 @@ def simulate_features(
     # Chunks in flight at once: results are handled (stored, counted) as they come, and a
     # serial run stores each chunk before it starts the next one.
     window = 1 if serial else 2 * executors.n_workers(executor)
-    out: np.ndarray | None = None
     bar = tqdm(total=n, unit="sim", desc="simulating", disable=not progress, smoothing=0)
     pending: dict[cf.Future, tuple[int, int]] = {}
 
     def finish(done: set[cf.Future]) -> None:
-        nonlocal out
         for fut in done:
             start, stop = pending.pop(fut)
-            _, x = fut.result()
-            out = _place(out, start, x, n)
-            if on_chunk is not None:
-                on_chunk(start, theta[start:stop], x)
+            _, out = fut.result()
+            handle(start, stop, out, False)
             bar.update(stop - start)
 
     try:
         for start, stop in iter_chunks(n, task.chunk_size):
             known = skip(start) if skip is not None else None
             if known is not None:
-                out = _place(out, start, known, n)
+                handle(start, stop, known, True)
                 bar.update(stop - start)
                 continue
             fut = executor.submit(run_chunk, task, start, theta[start:stop], seed)
@@ -278,8 +351,6 @@ def simulate_features(
         raise
     finally:
         bar.close()
-    assert out is not None  # n >= 1
-    return out
 
 
 def _place(out: np.ndarray | None, start: int, x: np.ndarray, n: int) -> np.ndarray:

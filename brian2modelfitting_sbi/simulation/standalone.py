@@ -25,8 +25,8 @@ from brian2 import Network, prefs, second, set_device
 from brian2.devices.device import all_devices, reset_device
 
 from ..problem import Problem, ProblemError
-from .network import ChunkSimulator, Recording, _noise_entropy, build_parts
-from .noise import fill_noise, plan_noise, uses_brian_random
+from .network import ChunkSimulator, Recording, build_parts
+from .noise import fill_noise, noise_entropy, plan_noise, uses_brian_random
 from .result import SimulationResult
 
 
@@ -105,7 +105,7 @@ class StandaloneChunkSimulator(ChunkSimulator):
         for name, value in self.parameter_quantities(padded).items():
             run_args[getattr(self.parts.group, name)] = value
         if self.parts.noise:
-            entropy = _noise_entropy(seed, entropy)
+            entropy = noise_entropy(seed, entropy)
             fill_noise(self._noise_values, entropy, start, m, self.problem.n_traces)
             for table, values in zip(self.parts.noise, self._noise_values, strict=True):
                 run_args[table] = values

@@ -1,0 +1,127 @@
+"""Training a backend on the rounds of a history, and restoring a saved one.
+
+The backend is asked, never inspected: its class declares what it can learn from
+(:mod:`~brian2modelfitting_sbi.backends.features`) and how to save and restore its state
+(:meth:`~brian2modelfitting_sbi.backends.base.InferenceBackend.restore`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..backends import SavedRound, get_backend
+from ..backends.features import learned_features
+from ..errors import ProblemError, SavedFileError
+from ..priors import ParameterSpace
+from ..scaling import x_to_torch
+from ..simulation import apply_invalid
+from ..threads import torch_threads
+from .options import SamplingOptions, TrainingOptions
+from .rounds import History
+
+__all__ = ["restore_backend", "train_backend"]
+
+
+def train_backend(
+    cls: type,
+    backend: Any,
+    appended: int,
+    history: History,
+    space: ParameterSpace,
+    features: Any,
+    feature_names: Sequence[str],
+    *,
+    options: TrainingOptions,
+    sampling: SamplingOptions,
+    seed: int | None,
+) -> tuple[Any, int]:
+    """Train ``backend`` (or a fresh ``cls``) on every round: ``(backend, rounds appended)``.
+
+    A backend of another kind, or one retrained without new rounds (other settings), starts
+    afresh on every round; otherwise only the rounds it has not seen are appended.
+    """
+    if seed is not None:
+        torch.manual_seed(seed)
+    x_dim = len(feature_names)
+    with torch_threads(options.threads):
+        if backend is None or type(backend) is not cls or appended == len(history):
+            embedding_net, estimator_options = learned_features(
+                features, cls, x_dim, options.embedding_net, options.estimator_options
+            )
+            chosen = TrainingOptions.of(
+                options, embedding_net=embedding_net, estimator_options=estimator_options
+            )
+            backend = cls(space.prior(options.device), options.device,
+                          **chosen.backend_options(sampling))
+            appended = 0
+        for r in history.rounds[appended:]:
+            theta, x = apply_invalid(
+                r.theta, r.x, options.invalid, options.fill_value, list(feature_names),
+                reference=history.x,
+            )
+            if len(theta) == 0:
+                raise RuntimeError(
+                    f"round {r.index}: all {r.n_simulations} simulations gave invalid "
+                    f"(NaN/inf) features; check the bounds and the features"
+                )
+            backend.append_simulations(
+                space.to_torch(theta), x_to_torch(x, history.x_scale), r.proposal
+            )
+        backend.train()
+    return backend, len(history)
+
+
+def restore_backend(
+    saved_backend: dict[str, Any],
+    state: dict[str, torch.Tensor],
+    history: History,
+    space: ParameterSpace,
+    x_o: np.ndarray,
+    *,
+    features: Any,
+    feature_code: bool,
+    backend: Any = None,
+    embedding_net: torch.nn.Module | None = None,
+    device: str = "cpu",
+) -> tuple[Any, Any]:
+    """The saved backend rebuilt with its weights and rounds: ``(backend, posterior)``."""
+    if backend is not None:
+        cls = get_backend(backend)
+    elif saved_backend.get("name") is None:
+        raise ProblemError(
+            f"backend: the saved backend {saved_backend.get('class')} is not a registered "
+            f"backend; pass its class with load(path, backend=...)"
+        )
+    else:
+        cls = get_backend(saved_backend["name"])
+    if saved_backend.get("embedding_net") is not None and embedding_net is None:
+        if not feature_code:
+            raise ProblemError(
+                f"embedding_net: the saved network has an embedding net "
+                f"({saved_backend['embedding_net']}); pass features= (whose default embedding "
+                f"it was) or embedding_net= (a fresh module of the same architecture)"
+            )
+        embedding_net, _ = learned_features(features, cls, len(x_o.reshape(-1)), None, None)
+    config = {
+        k: saved_backend[k] for k in ("estimator", "estimator_options", "training", "sampling")
+    }
+    trained = cls(space.prior(device), device, embedding_net=embedding_net, **config)
+    rounds = []
+    for r in history.rounds:
+        keep = np.all(np.isfinite(r.x), axis=1)
+        rounds.append(
+            SavedRound(
+                space.to_torch(r.theta[keep]), x_to_torch(r.x[keep], history.x_scale),
+                r.from_prior,
+            )
+        )
+    x_o_t = x_to_torch(np.atleast_2d(x_o), history.x_scale)
+    try:
+        posterior = trained.restore(state, rounds, x_o_t)
+    except NotImplementedError as exc:
+        raise SavedFileError(f"backend: {exc}") from exc
+    return trained, posterior

@@ -1,0 +1,332 @@
+"""Posterior plots with parameter names and readable units: pairplot, conditional views.
+
+All functions return a :class:`matplotlib.figure.Figure` built without pyplot, so nothing is
+shown (or kept alive by pyplot) unless the caller does so. Values are drawn in each
+parameter's display unit (:meth:`ParameterSpace.display_unit
+<brian2modelfitting_sbi.priors.ParameterSpace.display_unit>`), axes are labelled
+``name [unit]`` and default to the prior bounds.
+
+The conditional views evaluate the posterior's (unnormalized) log density on a grid, with the
+other parameters fixed at a condition: they are computed here rather than with
+``sbi.analysis`` so that they work in SI-scaled parameter spaces and for every posterior type.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from brian2.units.fundamentalunits import get_dimensions
+
+from ..errors import ProblemError
+from ..priors import ParameterSpace
+
+
+# ---------------------------------------------------------------------- helpers
+def axis_label(space: ParameterSpace, j: int) -> str:
+    """``name [display unit]`` for parameter ``j``."""
+    return f"{space.names[j]} [{space.display_unit(j)}]"
+
+
+def _scales(space: ParameterSpace) -> np.ndarray:
+    return np.array([float(space.display_unit(j)) for j in range(space.dim)])
+
+
+def _limits(space: ParameterSpace, limits: Mapping[str, Sequence[Any]] | None) -> np.ndarray:
+    """``(d, 2)`` SI limits: the prior bounds, overridden by ``limits`` (quantities)."""
+    out = np.stack([space.lower, space.upper], axis=1).astype(float)
+    for name, pair in (limits or {}).items():
+        if name not in space.names:
+            raise ProblemError(f"limits: {name!r} is not an inferred parameter {space.names}")
+        j = space.names.index(name)
+        unit = space.units[j]
+        if (
+            not isinstance(pair, Sequence | np.ndarray)
+            or len(pair) != 2
+            or any(get_dimensions(v) != get_dimensions(unit) for v in pair)
+        ):
+            raise ProblemError(
+                f"limits[{name!r}]: expected [lower, upper] in {unit!r}, got {pair!r}"
+            )
+        lo, hi = float(pair[0]), float(pair[1])
+        if not lo < hi:
+            raise ProblemError(f"limits[{name!r}]: lower must be < upper, got {pair!r}")
+        out[j] = lo, hi
+    return out
+
+
+def _points(space: ParameterSpace, points: Any) -> np.ndarray:
+    """Ground-truth points (a dict of quantities, or a list of them) → SI ``(m, d)``."""
+    if points is None:
+        return np.empty((0, space.dim))
+    if isinstance(points, Mapping):
+        points = [points]
+    rows = [np.atleast_2d(space.to_array(p)) for p in points]
+    return np.concatenate(rows) if rows else np.empty((0, space.dim))
+
+
+def _new_figure(d: int, figsize: tuple[float, float] | None) -> tuple[Any, np.ndarray]:
+    from matplotlib.figure import Figure
+
+    size = figsize or (max(3.0, 2.3 * d), max(3.0, 2.3 * d))
+    fig = Figure(figsize=size)
+    axes = fig.subplots(d, d, squeeze=False)
+    return fig, axes
+
+
+def _label_grid(axes: np.ndarray, space: ParameterSpace, lim: np.ndarray) -> None:
+    """Labels on the diagonal (x) and on the upper triangle's left column (y); no lower part."""
+    d = space.dim
+    for i in range(d):
+        for j in range(d):
+            ax = axes[i, j]
+            if i > j:
+                ax.set_axis_off()
+                continue
+            ax.set_xlim(*lim[j])
+            if i == j:
+                ax.set_xlabel(axis_label(space, j))
+                ax.set_yticks([])
+            else:
+                ax.set_ylim(*lim[i])
+                if j == i + 1:
+                    ax.set_ylabel(axis_label(space, i))
+
+
+# ---------------------------------------------------------------------- pairplot
+def pairplot(
+    space: ParameterSpace,
+    samples: np.ndarray,
+    *,
+    points: Any = None,
+    limits: Mapping[str, Sequence[Any]] | None = None,
+    bins: int = 40,
+    figsize: tuple[float, float] | None = None,
+    color: str = "C0",
+) -> Any:
+    """Marginals (diagonal) and pairwise histograms (upper triangle) of posterior samples.
+
+    Parameters
+    ----------
+    space : ParameterSpace
+        Names, units and prior bounds.
+    samples : numpy.ndarray
+        Samples ``(n, d)`` in SI units.
+    points : dict or list of dict, optional
+        Parameter sets to mark (e.g. the ground truth), as dicts name → Quantity.
+    limits : dict, optional
+        ``{name: [lower, upper]}`` with units; the prior bounds for the others.
+    bins : int
+        Histogram bins per axis.
+    figsize : tuple, optional
+        Figure size in inches.
+    color : str
+        Matplotlib colour of the histograms.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    samples = np.asarray(samples, dtype=float)
+    if samples.ndim != 2 or samples.shape[1] != space.dim:
+        raise ProblemError(f"samples: expected shape (n, {space.dim}), got {samples.shape}")
+    scale = _scales(space)
+    lim = _limits(space, limits) / scale[:, None]
+    shown = samples / scale
+    marks = _points(space, points) / scale
+    fig, axes = _new_figure(space.dim, figsize)
+    for i in range(space.dim):
+        for j in range(i, space.dim):
+            ax = axes[i, j]
+            if i == j:
+                ax.hist(shown[:, j], bins=np.linspace(*lim[j], bins + 1), color=color, alpha=0.8)
+                for m in marks:
+                    ax.axvline(m[j], color="C3", lw=1.5)
+            else:
+                ax.hist2d(
+                    shown[:, j],
+                    shown[:, i],
+                    bins=[np.linspace(*lim[j], bins + 1), np.linspace(*lim[i], bins + 1)],
+                    cmap="Blues",
+                    cmin=1,
+                )
+                if len(marks):
+                    ax.plot(marks[:, j], marks[:, i], "o", color="C3", ms=5)
+    _label_grid(axes, space, lim)
+    fig.tight_layout()
+    return fig
+
+
+# ---------------------------------------------------------------------- conditionals
+def _grid_log_density(
+    posterior: Any,
+    space: ParameterSpace,
+    condition: np.ndarray,
+    dims: Sequence[int],
+    lim: np.ndarray,
+    resolution: int,
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """Log density on a grid over ``dims`` (others fixed at ``condition``); SI axes."""
+    import torch
+
+    axes = [
+        lim[j, 0] + (np.arange(resolution) + 0.5) / resolution * (lim[j, 1] - lim[j, 0])
+        for j in dims
+    ]
+    mesh = np.meshgrid(*axes, indexing="ij")
+    theta = np.tile(condition, (mesh[0].size, 1))
+    for k, j in enumerate(dims):
+        theta[:, j] = mesh[k].ravel()
+    with torch.no_grad():
+        values = posterior.potential(space.to_torch(theta))
+    logp = values.detach().cpu().double().numpy().reshape(mesh[0].shape)
+    return axes, np.where(np.isfinite(logp), logp, -np.inf)
+
+
+def _normalized(logp: np.ndarray) -> np.ndarray:
+    top = np.max(logp)
+    if not np.isfinite(top):
+        return np.zeros_like(logp)
+    p = np.exp(logp - top)
+    return p / p.sum()
+
+
+def _check_condition(space: ParameterSpace, condition: np.ndarray) -> np.ndarray:
+    condition = np.asarray(condition, dtype=float).reshape(-1)
+    if condition.shape != (space.dim,):
+        raise ProblemError(f"condition: expected {space.dim} values, got {condition.shape}")
+    return condition
+
+
+def _check_resolution(resolution: Any) -> int:
+    if isinstance(resolution, bool) or not isinstance(resolution, int | np.integer):
+        raise ProblemError(f"resolution: expected an integer >= 2, got {resolution!r}")
+    if resolution < 2:
+        raise ProblemError(f"resolution: expected an integer >= 2, got {resolution!r}")
+    return int(resolution)
+
+
+def conditional_pairplot(
+    posterior: Any,
+    space: ParameterSpace,
+    condition: np.ndarray,
+    *,
+    limits: Mapping[str, Sequence[Any]] | None = None,
+    resolution: int = 50,
+    points: Any = None,
+    figsize: tuple[float, float] | None = None,
+) -> Any:
+    """Conditional densities: 1-D (diagonal) and 2-D (upper triangle) slices of the
+    posterior through ``condition``, the other parameters held at their condition values.
+
+    Parameters
+    ----------
+    posterior : sbi posterior
+        Posterior with its default x set.
+    space : ParameterSpace
+        Names, units and prior bounds.
+    condition : numpy.ndarray
+        The point ``(d,)`` (SI floats) the slices go through.
+    limits, points, figsize
+        As for :func:`pairplot`.
+    resolution : int
+        Grid points per axis.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    condition = _check_condition(space, condition)
+    resolution = _check_resolution(resolution)
+    lim_si = _limits(space, limits)
+    scale = _scales(space)
+    marks = np.concatenate([condition[None], _points(space, points)]) / scale
+    fig, axes = _new_figure(space.dim, figsize)
+    for i in range(space.dim):
+        for j in range(i, space.dim):
+            ax = axes[i, j]
+            if i == j:
+                (grid,), logp = _grid_log_density(
+                    posterior, space, condition, [j], lim_si, resolution
+                )
+                ax.plot(grid / scale[j], _normalized(logp), color="C0")
+                ax.axvline(marks[0, j], color="0.4", lw=1, ls="--")
+                for m in marks[1:]:
+                    ax.axvline(m[j], color="C3", lw=1.5)
+            else:
+                (gi, gj), logp = _grid_log_density(
+                    posterior, space, condition, [i, j], lim_si, resolution
+                )
+                ax.pcolormesh(
+                    gj / scale[j], gi / scale[i], _normalized(logp), cmap="Blues", shading="nearest"
+                )
+                ax.plot(marks[:1, j], marks[:1, i], "x", color="0.3", ms=6)
+                if len(marks) > 1:
+                    ax.plot(marks[1:, j], marks[1:, i], "o", color="C3", ms=5)
+    _label_grid(axes, space, lim_si / scale[:, None])
+    fig.tight_layout()
+    return fig
+
+
+def conditional_corrcoef(
+    posterior: Any,
+    space: ParameterSpace,
+    condition: np.ndarray,
+    *,
+    limits: Mapping[str, Sequence[Any]] | None = None,
+    resolution: int = 50,
+) -> np.ndarray:
+    """Correlation matrix ``(d, d)`` of the 2-D conditional densities through ``condition``.
+
+    Entry ``(i, j)`` is the correlation coefficient of parameters ``i`` and ``j`` under the
+    posterior with all other parameters fixed at their condition values.
+    """
+    condition = _check_condition(space, condition)
+    resolution = _check_resolution(resolution)
+    lim = _limits(space, limits)
+    corr = np.eye(space.dim)
+    for i in range(space.dim):
+        for j in range(i + 1, space.dim):
+            (gi, gj), logp = _grid_log_density(posterior, space, condition, [i, j], lim, resolution)
+            p = _normalized(logp)
+            if p.sum() == 0:
+                corr[i, j] = corr[j, i] = np.nan
+                continue
+            # grid coordinates scaled to [0, 1]: correlation is unit-free
+            u = (gi - lim[i, 0]) / (lim[i, 1] - lim[i, 0])
+            v = (gj - lim[j, 0]) / (lim[j, 1] - lim[j, 0])
+            pu, pv = p.sum(axis=1), p.sum(axis=0)
+            mu, mv = pu @ u, pv @ v
+            var_u, var_v = pu @ (u - mu) ** 2, pv @ (v - mv) ** 2
+            cov = (u - mu) @ p @ (v - mv)
+            denom = np.sqrt(var_u * var_v)
+            corr[i, j] = corr[j, i] = cov / denom if denom > 0 else np.nan
+    return corr
+
+
+def correlation_plot(
+    space: ParameterSpace,
+    matrix: np.ndarray,
+    *,
+    title: str = "conditional correlation",
+    figsize: tuple[float, float] | None = None,
+) -> Any:
+    """A correlation matrix as a labelled heat map (values written in the cells)."""
+    from matplotlib.figure import Figure
+
+    matrix = np.asarray(matrix, dtype=float)
+    d = space.dim
+    fig = Figure(figsize=figsize or (1.2 * d + 2.5, 1.2 * d + 1.5))
+    ax = fig.subplots()
+    image = ax.imshow(matrix, vmin=-1, vmax=1, cmap="RdBu_r")
+    labels = [axis_label(space, j) for j in range(d)]
+    ax.set_xticks(range(d), labels, rotation=45, ha="right")
+    ax.set_yticks(range(d), labels)
+    for i in range(d):
+        for j in range(d):
+            ax.text(j, i, f"{matrix[i, j]:.2f}", ha="center", va="center", fontsize="small")
+    ax.set_title(title)
+    fig.colorbar(image, ax=ax, shrink=0.8)
+    fig.tight_layout()
+    return fig
