@@ -10,7 +10,6 @@ Posterior (samples, MAP, summaries, plots).
 from __future__ import annotations
 
 import os
-import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -22,10 +21,9 @@ from brian2.core.namespace import get_local_namespace
 from ._version import __version__
 from .archive import SavedFeatures, load_saved, save
 from .backends import get_backend
-from .backends.features import check_backend_features
-from .errors import CapabilityError, NotFittedError, ProblemError, check_count, renamed
+from .errors import NotFittedError, ProblemError, check_count, renamed
 from .features import as_provider
-from .inference.fit import restore_backend, train_backend
+from .inference.fit import check_capabilities, restore_backend, saved_history, train_backend
 from .inference.options import (
     SamplingOptions,
     SimulationOptions,
@@ -33,7 +31,7 @@ from .inference.options import (
     split_keywords,
 )
 from .inference.results import ResultMethods
-from .inference.rounds import SAVED_POSTERIOR, History, Round, make_round
+from .inference.rounds import History, Round, make_round
 from .inference.simulate import simulate_round
 from .interop import fitter_arguments, fitter_bounds
 from .posterior import Posterior
@@ -248,7 +246,9 @@ class Inferencer(ResultMethods):
         check_count("n_samples" if n_simulations is None else "n_simulations", n, 1)
         check_count("n_rounds", n_rounds, 1)
         sim, fit, post, bounds = split_keywords(options, simulation, training, sampling)
-        self._check_backend(backend, fit, post, n_rounds, restart)
+        self._check_invalid(fit)
+        check_capabilities(get_backend(backend), self.features, self.x_o.shape[1], fit, post,
+                           sequential=n_rounds > 1 or (self._result is not None and not restart))
         if restart or self._space is None or bounds:
             self.set_bounds(restart=restart, **bounds)
         for _ in range(n_rounds):
@@ -258,30 +258,6 @@ class Inferencer(ResultMethods):
             self.train(backend, seed=round_seed, training=fit, sampling=post)
             self.build_posterior(threads=post.threads)
         return self.posterior
-
-    def _check_backend(
-        self, backend: Any, fit: TrainingOptions, post: SamplingOptions, n_rounds: int,
-        restart: bool,
-    ) -> None:
-        """Refuse, before anything runs, what the backend says it cannot do."""
-        cls = get_backend(backend)
-        self._check_invalid(fit)
-        check_backend_features(self.features, cls, self.x_o.shape[1], fit.embedding_net)
-        sequential = n_rounds > 1 or (self._result is not None and not restart)
-        if sequential and not getattr(cls, "multi_round", True):
-            raise CapabilityError(
-                f"n_rounds: the {cls.__name__} backend trains on prior draws only "
-                f"(multi_round=False); use n_rounds=1 (and restart=True to start over)"
-            )
-        samplers = set(getattr(cls, "samplers", ()) or ())
-        if getattr(cls, "sampling_defaults", "direct") == "auto":
-            samplers.add("auto")
-        chosen = (post.settings or {}).get("sample_with")
-        if samplers and chosen is not None and chosen not in samplers:
-            raise CapabilityError(
-                f"sampling['sample_with']: the {cls.__name__} backend supports "
-                f"{sorted(samplers)}, got {chosen!r}"
-            )
 
     def _check_invalid(self, fit: TrainingOptions) -> None:
         check_invalid(fit.invalid, fit.fill_value, self.feature_names)
@@ -323,13 +299,10 @@ class Inferencer(ResultMethods):
             included): the same seed gives the same theta and x whatever the chunking, the
             workers or the device.
         simulation : SimulationOptions or dict, optional
-            ``chunk_size`` (default: from a memory budget, see
-            :func:`~brian2modelfitting_sbi.simulation.default_chunk_size`), ``n_jobs`` (a
-            local process pool), ``executor`` (an Executor or a Dask client), ``store`` (a
-            directory where finished chunks are saved: the same call resumes; a store of other
-            simulations is refused), ``standalone`` (Brian's C++ standalone device; None
-            follows ``set_device``), ``progress``, ``threads`` (torch threads while drawing
-            from a posterior proposal).
+            Where and how to simulate: ``chunk_size``, ``n_jobs``, ``executor`` (an Executor
+            or a Dask client), ``store`` (a directory of finished chunks: the same call
+            resumes), ``standalone``, ``progress``, ``threads`` (see
+            :class:`~brian2modelfitting_sbi.inference.options.SimulationOptions`).
         **options
             The settings of ``simulation`` as keywords, and prior bounds if not set before.
 
@@ -455,23 +428,10 @@ class Inferencer(ResultMethods):
             saved.feature_names, saved.recording, saved.x_o
         )
         inf = cls(features=provider, target=saved.target, **saved.problem_arguments)
-        if features is not None and (
-            list(inf.feature_names) != saved.feature_names
-            or not np.allclose(inf.x_o, saved.x_o, rtol=1e-6, atol=0, equal_nan=True)
-        ):
-            raise ProblemError(
-                "features: the given features do not reproduce the saved observed features "
-                f"(saved: {saved.feature_names}); pass the features the inference was run with"
-            )
-        if namespace is None and inf.problem.fingerprint() != saved.fingerprint:
-            warnings.warn("load: the rebuilt problem differs from the saved one (fingerprint "
-                          "mismatch)", RuntimeWarning, stacklevel=2)
         space = inf.set_bounds(**saved.bounds)
-        for k, r in enumerate(saved.rounds):
-            proposal = None if r.from_prior else SAVED_POSTERIOR
-            inf._history = inf._history.add(
-                Round(k + 1, r.theta, r.x, proposal, r.n_invalid, r.invalid_ranges)
-            )
+        inf._history = saved_history(
+            saved, inf, given_features=features is not None, given_namespace=namespace is not None
+        )
         inf._backend, estimate = restore_backend(
             saved.backend, saved.state, inf._history, space, inf.x_o, features=inf.features,
             feature_code=features is not None, backend=backend, embedding_net=embedding_net,

@@ -7,6 +7,7 @@ The backend is asked, never inspected: its class declares what it can learn from
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -14,16 +15,77 @@ import numpy as np
 import torch
 
 from ..backends import SavedRound, get_backend
-from ..backends.features import learned_features
-from ..errors import ProblemError, SavedFileError
+from ..backends.features import check_backend_features, learned_features
+from ..errors import CapabilityError, ProblemError, SavedFileError
 from ..priors import ParameterSpace
 from ..scaling import x_to_torch
 from ..simulation import apply_invalid
 from ..threads import torch_threads
 from .options import SamplingOptions, TrainingOptions
-from .rounds import History
+from .rounds import SAVED_POSTERIOR, History, Round
 
-__all__ = ["restore_backend", "train_backend"]
+__all__ = ["check_capabilities", "restore_backend", "saved_history", "train_backend"]
+
+
+def check_capabilities(
+    cls: type,
+    features: Any,
+    x_dim: int,
+    fit: TrainingOptions,
+    post: SamplingOptions,
+    *,
+    sequential: bool,
+) -> None:
+    """Refuse, before anything runs, what the backend class says it cannot do.
+
+    Its features (:func:`~brian2modelfitting_sbi.backends.features.check_backend_features`),
+    rounds drawn from a posterior (``multi_round``) and the chosen sampler (``samplers``).
+    """
+    check_backend_features(features, cls, x_dim, fit.embedding_net)
+    if sequential and not getattr(cls, "multi_round", True):
+        raise CapabilityError(
+            f"n_rounds: the {cls.__name__} backend trains on prior draws only "
+            f"(multi_round=False); use n_rounds=1 (and restart=True to start over)"
+        )
+    samplers = set(getattr(cls, "samplers", ()) or ())
+    if getattr(cls, "sampling_defaults", "direct") == "auto":
+        samplers.add("auto")
+    chosen = (post.settings or {}).get("sample_with")
+    if samplers and chosen is not None and chosen not in samplers:
+        raise CapabilityError(
+            f"sampling['sample_with']: the {cls.__name__} backend supports "
+            f"{sorted(samplers)}, got {chosen!r}"
+        )
+
+
+def saved_history(
+    saved: Any, inferencer: Any, *, given_features: bool, given_namespace: bool
+) -> History:
+    """The rounds of a loaded file, checked against the rebuilt Inferencer.
+
+    Given features must reproduce the saved observed features; a round drawn from a
+    posterior gets :data:`~brian2modelfitting_sbi.inference.rounds.SAVED_POSTERIOR` as its
+    proposal (files store that, not the posterior).
+    """
+    if given_features and (
+        list(inferencer.feature_names) != saved.feature_names
+        or not np.allclose(inferencer.x_o, saved.x_o, rtol=1e-6, atol=0, equal_nan=True)
+    ):
+        raise ProblemError(
+            "features: the given features do not reproduce the saved observed features "
+            f"(saved: {saved.feature_names}); pass the features the inference was run with"
+        )
+    if not given_namespace and inferencer.problem.fingerprint() != saved.fingerprint:
+        warnings.warn(
+            "load: the rebuilt problem differs from the saved one (fingerprint mismatch)",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    history = History(inferencer.space.dim, len(saved.feature_names))
+    for k, r in enumerate(saved.rounds):
+        proposal = None if r.from_prior else SAVED_POSTERIOR
+        history = history.add(Round(k + 1, r.theta, r.x, proposal, r.n_invalid, r.invalid_ranges))
+    return history
 
 
 def train_backend(
