@@ -42,7 +42,7 @@ from .scaling import x_to_torch
 from .simulation import SimulationResult, check_invalid
 from .threads import torch_threads
 
-__all__ = ["Inferencer", "Round"]
+__all__ = ["Inferencer"]  # Round stays importable from here (old path)
 
 
 class Inferencer(ResultMethods):

@@ -10,21 +10,21 @@ Policy is declared on the class, never inferred from its name, so that a subclas
 third-party backend (registered under the entry point group
 ``brian2modelfitting.inference_backends``) states its own:
 
-==========================  ===============================================================
-class attribute             meaning
-==========================  ===============================================================
-``description``             one line shown by :func:`~brian2modelfitting_sbi.list_backends`
-``amortized``               one estimator trained on prior draws gives the posterior of any
-                            observation without per-observation sampling runs
-``multi_round``             can train on rounds drawn from a posterior (``n_rounds > 1``);
-                            the Inferencer refuses more rounds before simulating otherwise
-``discrete_features``       can learn from discrete (integer-valued) features
-``embeds_x``                takes an embedding net for x (needed for raw traces)
-``takes_estimator_defaults`` a feature provider's estimator defaults apply to it
-``samplers``                the ``sampling={'sample_with': ...}`` values it supports
-``training_defaults``       ``'measured'`` (this package's defaults) or ``'sbi'``
-``sampling_defaults``       ``'direct'`` or ``'auto'`` (rejection or MCMC per observation)
-==========================  ===============================================================
+============================  =============================================================
+class attribute               meaning
+============================  =============================================================
+``description``               one line shown by :func:`~brian2modelfitting_sbi.list_backends`
+``amortized``                 one estimator trained on prior draws gives the posterior of any
+                              observation without per-observation sampling runs
+``multi_round``               can train on rounds drawn from a posterior (``n_rounds > 1``);
+                              the Inferencer refuses more rounds before simulating otherwise
+``discrete_features``         can learn from discrete (integer-valued) features
+``embeds_x``                  takes an embedding net for x (needed for raw traces)
+``takes_estimator_defaults``  a feature provider's estimator defaults apply to it
+``samplers``                  the ``sampling={'sample_with': ...}`` values it supports
+``training_defaults``         ``'measured'`` (this package's defaults) or ``'sbi'``
+``sampling_defaults``         ``'direct'`` or ``'auto'`` (rejection or MCMC per observation)
+============================  =============================================================
 
 Saving: :meth:`InferenceBackend.config` (JSON settings) and :meth:`InferenceBackend.state`
 (tensors) are what a file stores; :meth:`InferenceBackend.restore` gets them back, with the
