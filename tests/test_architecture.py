@@ -13,8 +13,8 @@ ROOT = Path(__file__).resolve().parents[1] / PACKAGE
 #: Modules still over the size limit, with their size today: they may shrink, not grow.
 LIMIT = 400
 OVER_LIMIT = {
-    f"{PACKAGE}.features.library": 660,
-    f"{PACKAGE}.features._kernels": 610,
+    f"{PACKAGE}.features.library": 440,
+    f"{PACKAGE}.features._kernels": 604,
     f"{PACKAGE}.inferencer": 460,
 }
 

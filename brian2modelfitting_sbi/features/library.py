@@ -60,7 +60,6 @@ from __future__ import annotations
 import copy
 import difflib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -70,80 +69,14 @@ from brian2.units.fundamentalunits import DIMENSIONLESS, get_dimensions
 from ..problem import SPIKES, Problem, ProblemError
 from ..simulation.network import Recording
 from ..simulation.result import SimulationResult
-from . import _kernels
 from .base import FeatureProvider, feature_major, per_trace_names
+from .blocks import Group as _Group
+from .blocks import block_features, sorted_spikes, spike_timing
+from .catalogue import _DEFAULT_FILL, _SPIKE_TIMING, FEATURES, FeatureInfo
 
 __all__ = ["FEATURES", "EphysFeatures", "FeatureInfo"]
 
 
-@dataclass(frozen=True)
-class FeatureInfo:
-    """Documentation of one library feature.
-
-    Attributes
-    ----------
-    unit : str
-        ``'var'`` (the unit of the analysed variable), ``'second'``, ``'Hz'`` or ``'1'``.
-    kind : str
-        ``'spikes'`` (spike times), ``'trace'`` (trace statistics) or ``'ap'`` (AP shape).
-    description : str
-        What the feature is.
-    stimulus : bool
-        Whether it needs ``stimulus=(start, stop)``.
-    """
-
-    unit: str
-    kind: str
-    description: str
-    stimulus: bool = False
-
-
-#: The features of :class:`EphysFeatures`, by name.
-FEATURES: dict[str, FeatureInfo] = {
-    "spike_count": FeatureInfo("1", "spikes", "number of spikes"),
-    "firing_rate": FeatureInfo("Hz", "spikes", "spike count / window duration"),
-    "first_spike_latency": FeatureInfo(
-        "second", "spikes", "time from the stimulus onset (or window start) to the first spike"
-    ),
-    "isi_mean": FeatureInfo("second", "spikes", "mean inter-spike interval"),
-    "isi_cv": FeatureInfo("1", "spikes", "coefficient of variation of the ISIs (ddof=1)"),
-    "adaptation_index": FeatureInfo(
-        "1", "spikes", "mean of (ISI[i+1] - ISI[i]) / (ISI[i+1] + ISI[i])"
-    ),
-    "mean": FeatureInfo("var", "trace", "mean of the trace"),
-    "std": FeatureInfo("var", "trace", "standard deviation of the trace (ddof=0)"),
-    "skewness": FeatureInfo("1", "trace", "moment skewness of the trace"),
-    "kurtosis": FeatureInfo("1", "trace", "excess (Fisher) kurtosis of the trace"),
-    "max": FeatureInfo("var", "trace", "maximum of the trace"),
-    "min": FeatureInfo("var", "trace", "minimum of the trace"),
-    "resting_potential": FeatureInfo(
-        "var", "trace", "mean from the window start to the stimulus onset", True
-    ),
-    "steady_state": FeatureInfo(
-        "var", "trace", "mean from the stimulus end to the window end", True
-    ),
-    "steady_state_stimend": FeatureInfo(
-        "var", "trace", "mean over the last 10% of the stimulus", True
-    ),
-    "ap_peak": FeatureInfo("var", "ap", "mean AP peak"),
-    "ap_amplitude": FeatureInfo("var", "ap", "mean AP peak minus the resting potential", True),
-    "ap_width": FeatureInfo("second", "ap", "mean AP width at half height"),
-}
-
-_SPIKE_TIMING = frozenset(n for n, info in FEATURES.items() if info.kind == "spikes")
-_AP_SHAPE = frozenset(n for n, info in FEATURES.items() if info.kind == "ap")
-#: Features that can be undefined, and what they are then by default.
-_DEFAULT_FILL = {
-    "first_spike_latency": "time from the onset to the window end",
-    "isi_mean": "window duration",
-    "isi_cv": 0.0,
-    "adaptation_index": 0.0,
-    "skewness": 0.0,
-    "kurtosis": 0.0,
-    "ap_peak": "maximum of the trace",
-    "ap_amplitude": "maximum minus resting potential",
-    "ap_width": 0.0,
-}
 #: Bytes of trace data per call of the compiled kernel (copies, if any, are this large).
 _BLOCK_BYTES = 64 * 2**20
 
@@ -187,21 +120,6 @@ def _fmt_ms(seconds: float) -> str:
 
 
 # ---------------------------------------------------------------------------- the plan
-@dataclass(frozen=True)
-class _Group:
-    """Stimuli that share one window: which, and the window in samples and seconds."""
-
-    traces: tuple[int, ...]
-    lo: int
-    hi: int
-    start: float
-    stop: float
-    onset: float
-    rest: tuple[int, int] | None  # sample ranges relative to ``lo``
-    steady: tuple[int, int] | None
-    stimend: tuple[int, int] | None
-
-
 class EphysFeatures(FeatureProvider):
     """Electrophysiology features of one recorded variable, for every stimulus.
 
@@ -494,9 +412,9 @@ class EphysFeatures(FeatureProvider):
             for g in groups:
                 starts[list(g.traces)], stops[list(g.traces)] = g.start, g.stop
                 onsets[list(g.traces)] = g.onset
-            row, times = _sorted_spikes(result)
+            row, times = sorted_spikes(result)
             trace_of_row = np.tile(np.arange(k), n)
-            values = _spike_timing(
+            values = spike_timing(
                 row, times, n * k, starts[trace_of_row], stops[trace_of_row],
                 onsets[trace_of_row], spiking, self.fill,
             )
@@ -516,134 +434,7 @@ class EphysFeatures(FeatureProvider):
                     else:
                         block = traces[s0:s1][:, ks, g.lo : g.hi]
                     rows = np.asarray(block).reshape(-1, length)  # a view if it can
-                    values = _block_features(rows, g, wanted, thr, result.dt, self.fill)
+                    values = block_features(rows, g, wanted, thr, result.dt, self.fill)
                     for name, v in values.items():
                         out[s0:s1, ks, col[name]] = v.reshape(s1 - s0, len(ks))
         return feature_major(out)
-
-
-# ---------------------------------------------------------------------------- spike timing
-def _sorted_spikes(result: SimulationResult) -> tuple[np.ndarray, np.ndarray]:
-    """Recorded spikes as (row, time) sorted by row, then time."""
-    if not result.has_spikes:
-        raise ValueError("EphysFeatures: spikes were not recorded for this result")
-    neuron = np.asarray(result.spike_neuron, dtype=np.int64)
-    times = np.asarray(result.spike_times, dtype=float)
-    order = np.lexsort((times, neuron))
-    return neuron[order], times[order]
-
-
-def _spike_timing(
-    row: np.ndarray,
-    times: np.ndarray,
-    n_rows: int,
-    start: np.ndarray,
-    stop: np.ndarray,
-    onset: np.ndarray,
-    wanted: set[str],
-    fill: Mapping[str, float],
-) -> dict[str, np.ndarray]:
-    """Spike-time features per row from spikes sorted by (row, time).
-
-    ``start``, ``stop`` and ``onset`` (seconds) hold one value per row; spikes outside
-    ``[start, stop)`` are ignored.
-    """
-    if row.size and (row[0] < 0 or row[-1] >= n_rows):  # the kernel does not check
-        raise ValueError(f"EphysFeatures: spikes of neuron {row[0]} or {row[-1]}, with only "
-                         f"{n_rows} recorded traces")
-    columns = np.empty((n_rows, len(_kernels.TRAIN_COLUMNS)))
-    _kernels.spike_train_features(row, times, start, stop, onset, columns)
-    return _train_values(dict(zip(_kernels.TRAIN_COLUMNS, columns.T, strict=True)), wanted,
-                         fill, start, stop, onset)
-
-
-def _train_values(
-    columns: Mapping[str, np.ndarray],
-    wanted: set[str],
-    fill: Mapping[str, float],
-    start: np.ndarray | float,
-    stop: np.ndarray | float,
-    onset: np.ndarray | float,
-) -> dict[str, np.ndarray]:
-    """The spike-timing features in ``wanted`` from the kernels' columns, undefined filled."""
-    defaults = {"first_spike_latency": stop - onset, "isi_mean": stop - start, "isi_cv": 0.0,
-                "adaptation_index": 0.0}  # fmt: skip
-    out: dict[str, np.ndarray] = {}
-    for name in wanted:
-        if name == "firing_rate":
-            out[name] = columns["spike_count"] / (stop - start)
-            continue
-        values = np.array(columns[name], dtype=float)
-        if name in defaults:
-            _fill(values, name, fill, defaults[name])
-        out[name] = values
-    return out
-
-
-def _fill(values: np.ndarray, name: str, fill: Mapping[str, float], default: Any) -> None:
-    """Replace the undefined (NaN) entries of ``values`` in place."""
-    undefined = np.isnan(values)
-    if not undefined.any():
-        return
-    value = fill.get(name, default)
-    values[undefined] = value[undefined] if np.ndim(value) else value
-
-
-# ---------------------------------------------------------------------------- trace blocks
-def _block_features(
-    x: np.ndarray,
-    g: _Group,
-    wanted: set[str],
-    thr: float | None,
-    dt: float,
-    fill: Mapping[str, float],
-) -> dict[str, np.ndarray]:
-    """Features of the rows of ``x`` (``(rows, length)``, one window) that need the trace.
-
-    One compiled pass over each row (:mod:`._kernels`; any memory layout) gathers the sums,
-    central moments, extremes, threshold crossings and the peak, trough and half-height width
-    of each AP; undefined values are then filled here.
-    """
-    spiking = wanted & _SPIKE_TIMING
-    aps = wanted & _AP_SHAPE
-    detect = bool(spiking or aps) and thr is not None
-    spans = np.zeros((3, 2), dtype=np.int64)
-    for k, span in enumerate((g.rest, g.steady, g.stimend)):
-        if span is not None:
-            spans[k] = span
-    if x.dtype != np.float64:
-        x = x.astype(np.float64)
-    columns = np.empty((x.shape[0], len(_kernels.COLUMNS)))
-    _kernels.trace_features(
-        x, spans, np.nan if thr is None else thr, detect, bool(aps), "ap_width" in wanted,
-        bool(wanted & {"std", "skewness", "kurtosis"}), g.lo, dt, g.start, g.stop, g.onset,
-        columns,
-    )  # fmt: skip
-    col = dict(zip(_kernels.COLUMNS, columns.T, strict=True))
-    out: dict[str, np.ndarray] = {}
-    for name in wanted - spiking - aps:
-        values = np.array(col[name], dtype=float)
-        if name in ("skewness", "kurtosis"):
-            _fill(values, name, fill, 0.0)
-        out[name] = values
-    if spiking:
-        out.update(_train_values(col, spiking, fill, g.start, g.stop, g.onset))
-    if wanted & {"ap_peak", "ap_amplitude"}:
-        peak, vmax, rest = col["ap_peak"], col["max"], col["resting_potential"]
-        if "ap_peak" in wanted:
-            values = np.array(peak, dtype=float)
-            _fill(values, "ap_peak", fill, vmax)
-            out["ap_peak"] = values
-        if "ap_amplitude" in wanted:
-            with np.errstate(invalid="ignore"):  # inf - inf: rows with non-finite values
-                values, default = peak - rest, vmax - rest
-            _fill(values, "ap_amplitude", fill, default)
-            out["ap_amplitude"] = values
-    if "ap_width" in wanted:  # undefined only without AP (NaN: no AP with a width)
-        values = np.array(col["ap_width"], dtype=float)
-        values[col["n_ap"] == 0] = fill.get("ap_width", 0.0)
-        out["ap_width"] = values
-    bad = ~np.isfinite(col["mean"])
-    if bad.any():
-        out = {name: np.where(bad, np.nan, values) for name, values in out.items()}
-    return out
