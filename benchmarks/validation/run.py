@@ -111,7 +111,7 @@ def run_one(inferencer, backend: str, setting: str, repeat: int, reference, cali
     """Train, build, sample and score one posterior on the inferencer's simulations."""
     seed = 100 * repeat + 7
     options = SETTINGS[setting](backend)
-    inferencer.backend = None  # a fresh estimator for every setting and repeat
+    # train() starts a fresh estimator for every setting and repeat: no round is new
     with Clock() as train:
         inferencer.train(backend, seed=seed, **options)
         inferencer.build_posterior()
