@@ -11,6 +11,7 @@ from conftest import fitter_args, window_features
 
 from brian2modelfitting_sbi import Inferencer, get_backend, list_backends, refresh_backends
 from brian2modelfitting_sbi.backends import GROUP, UnknownBackendError
+from brian2modelfitting_sbi.errors import SavedFileError
 from brian2modelfitting_sbi.backends.snle import SNLEBackend
 from brian2modelfitting_sbi.backends.snpe import SNPEBackend
 from brian2modelfitting_sbi.backends.snre import SNREBackend
@@ -114,6 +115,9 @@ def test_third_party_backend_used_by_inferencer(plugin_path, passive):
     lo, hi = passive["bounds"]["gL"]
     # ABC on 400 simulations is coarse, but it must move towards the truth (10 nS).
     assert abs(float(np.mean(samples["gL"])) - 10e-9) < 0.25 * (float(hi) - float(lo))
+    # saving asks the backend for its state; this one declares none, and is told so
+    with pytest.raises(SavedFileError, match="ABCBackend does not support saving"):
+        inf.save(plugin_path / "abc.zip")
 
 
 def test_broken_plugin_is_reported_without_breaking_others(plugin_path):
