@@ -11,10 +11,10 @@ from conftest import fitter_args, window_features
 
 from brian2modelfitting_sbi import Inferencer, get_backend, list_backends, refresh_backends
 from brian2modelfitting_sbi.backends import GROUP, UnknownBackendError
-from brian2modelfitting_sbi.errors import SavedFileError
 from brian2modelfitting_sbi.backends.snle import SNLEBackend
 from brian2modelfitting_sbi.backends.snpe import SNPEBackend
 from brian2modelfitting_sbi.backends.snre import SNREBackend
+from brian2modelfitting_sbi.errors import SavedFileError
 
 # A complete third-party backend: rejection ABC keeping the simulations closest to x_o.
 PLUGIN = '''
