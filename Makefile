@@ -14,7 +14,7 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -c constraints.txt -e '.[test,docs,dask,efel,arviz,tutorials]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[test,docs,dask,efel,arviz,tutorials,nwb,neo]'
 	touch $(STAMP)
 
 demo: $(STAMP)
