@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export OMP_NUM_THREADS ?= 1
 export MPLBACKEND ?= Agg
 
-.PHONY: demo test lint docs bench clean venv
+.PHONY: demo test lint docs bench clean venv jupyter test-plain
 
 venv: $(STAMP)
 
@@ -29,6 +29,16 @@ docs: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/run_all.py
+
+# JupyterLab for the tutorials, in the project's environment (the [jupyter] extra).
+jupyter: $(STAMP)
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[jupyter]'
+	$(VENV)/bin/jupyter lab tutorials
+
+# What a user gets from plain `pip install .` (fresh venv, no constraints): README example and
+# the core tests (also run by .ci/run).
+test-plain:
+	bash .ci/plain_pip.sh
 
 clean:
 	rm -rf $(VENV) out docs/_build
