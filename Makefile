@@ -7,14 +7,14 @@ STAMP := $(VENV)/.installed
 export OMP_NUM_THREADS ?= 1
 export MPLBACKEND ?= Agg
 
-.PHONY: demo test test-slow lint docs bench clean venv
+.PHONY: demo test test-slow lint docs bench clean venv jupyter test-plain
 
 venv: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -c constraints.txt -e '.[test,docs,dask,efel,arviz,tutorials]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[test,docs,dask,efel,arviz,tutorials,nwb,neo]'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -33,6 +33,16 @@ docs: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/run_all.py
+
+# JupyterLab for the tutorials, in the project's environment (the [jupyter] extra).
+jupyter: $(STAMP)
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[jupyter]'
+	$(VENV)/bin/jupyter lab tutorials
+
+# What a user gets from plain `pip install .` (fresh venv, no constraints): README example and
+# the core tests (also run by .ci/run).
+test-plain:
+	bash .ci/plain_pip.sh
 
 clean:
 	rm -rf $(VENV) out docs/_build

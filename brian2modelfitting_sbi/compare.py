@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 from brian2 import Equations, Quantity, mV
 
+from ._optional import require
 from .inferencer import Inferencer
 from .problem import ProblemError
 
@@ -166,7 +167,11 @@ def compare_fit_and_inference(
     Comparison
         The table, the fitted fitter, the Inferencers and the estimates' traces.
     """
-    from brian2modelfitting import MSEMetric, NevergradOptimizer, TraceFitter
+    bmf = require("brian2modelfitting", "compare_fit_and_inference")
+    require("nevergrad", "compare_fit_and_inference (NevergradOptimizer)")
+    MSEMetric, NevergradOptimizer, TraceFitter = (
+        bmf.MSEMetric, bmf.NevergradOptimizer, bmf.TraceFitter
+    )
 
     missing = sorted({*_FITTER_KEYS, "namespace", "bounds", "truth"} - set(data))
     if missing:

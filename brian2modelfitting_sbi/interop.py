@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from ._optional import require
 from .problem import SPIKES, ProblemError
 
 #: Equation names the fitters add to the user's model (input through a TimedArray, target).
@@ -18,10 +19,7 @@ def fitter_arguments(fitter: Any) -> dict[str, Any]:
     ``SpikeFitter``: the user's model (without the equations the fitter added), input and
     output with their variable names, dt, method, threshold, reset, refractory, param_init.
     """
-    try:
-        from brian2modelfitting.fitter import Fitter
-    except ImportError as exc:  # pragma: no cover - a dependency
-        raise ImportError("from_fitter needs brian2modelfitting") from exc
+    Fitter = require("brian2modelfitting.fitter", "Inferencer.from_fitter").Fitter
     if not isinstance(fitter, Fitter):
         raise ProblemError(
             f"fitter: expected a brian2modelfitting TraceFitter or SpikeFitter, got {fitter!r}"
@@ -79,7 +77,7 @@ def to_arviz(
     ``observed_data`` group. Attributes stay plain strings and numbers, so the result can be
     written with ``to_netcdf``.
     """
-    import arviz as az
+    az = require("arviz", "to_arviz")
 
     samples = np.asarray(samples, dtype=float)
     units = [space.display_unit(j) for j in range(space.dim)]

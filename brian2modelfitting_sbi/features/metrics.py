@@ -26,6 +26,7 @@ import numpy as np
 from brian2 import Quantity, ms, second, volt
 from brian2.units.fundamentalunits import get_dimensions
 
+from .._optional import loaded, require
 from ..problem import SPIKES, Problem, ProblemError
 from ..simulation.network import Recording
 from ..simulation.result import SimulationResult
@@ -42,11 +43,8 @@ __all__ = [
 
 def is_metric(obj: Any) -> bool:
     """Whether ``obj`` is a brian2modelfitting ``Metric`` instance."""
-    try:
-        from brian2modelfitting.metric import Metric
-    except ImportError:  # pragma: no cover - brian2modelfitting is a dependency
-        return False
-    return isinstance(obj, Metric)
+    module = loaded("brian2modelfitting.metric")  # a Metric exists only once it is imported
+    return module is not None and isinstance(obj, module.Metric)
 
 
 def metric_provider(metric: Any, variable: str | None = None) -> FeatureProvider:
@@ -59,7 +57,8 @@ def metric_provider(metric: Any, variable: str | None = None) -> FeatureProvider
     variable : str, optional
         The trace output a trace metric compares (default: the only observed trace).
     """
-    from brian2modelfitting.metric import FeatureMetric, SpikeMetric, TraceMetric
+    bmf = require("brian2modelfitting.metric", "a brian2modelfitting metric as features")
+    FeatureMetric, SpikeMetric, TraceMetric = bmf.FeatureMetric, bmf.SpikeMetric, bmf.TraceMetric
 
     if isinstance(metric, FeatureMetric):
         return EfelFeatures.from_metric(metric, variable)
@@ -235,10 +234,7 @@ class EfelFeatures(FeatureProvider):
         threshold: Quantity | None = None,
         t_start: Quantity = 0 * second,
     ) -> None:
-        try:
-            import efel
-        except ImportError as exc:  # pragma: no cover - optional dependency
-            raise ImportError("EfelFeatures needs eFEL: pip install efel") from exc
+        efel = require("efel", "EfelFeatures")
         names = [features] if isinstance(features, str) else list(features)
         unknown = [n for n in names if n not in efel.get_feature_names()]
         if not names or unknown:
