@@ -397,8 +397,9 @@ def _problem_arguments(
     from brian2 import Equations
 
     eqs = Equations(pm["equations"])
-    param_init = {
-        name: Quantity(float(value), dim=eqs[name].dim) for name, value in pm["param_init"].items()
+    param_init = {  # string expressions (param_init={'v': 'VT'}) stay strings
+        name: value if isinstance(value, str) else Quantity(float(value), dim=eqs[name].dim)
+        for name, value in pm["param_init"].items()
     }
     return {
         "model": eqs,

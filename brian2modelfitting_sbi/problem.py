@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +25,7 @@ from brian2.core.namespace import (
     DEFAULT_UNITS,
     get_local_namespace,
 )
+from brian2.parsing.expressions import parse_expression_dimensions
 from brian2.units.fundamentalunits import DIMENSIONLESS, get_dimensions
 from brian2.utils.stringtools import get_identifiers
 
@@ -110,6 +113,115 @@ def _normalize_io(kind: str, var: Any, value: Any) -> dict[str, Any]:
     return dict(zip(var, value, strict=True))
 
 
+# ---------------------------------------------------------------------- namespace
+def _default_value(name: str) -> Any:
+    """Brian 2's own object for ``name`` (function, unit or constant), or None."""
+    for table in (DEFAULT_FUNCTIONS, DEFAULT_UNITS, DEFAULT_CONSTANTS):
+        if name in table:
+            return table[name]
+    return None
+
+
+def is_brian_default(name: str, value: Any) -> bool:
+    """Whether the caller's ``value`` for ``name`` is what Brian 2 itself provides.
+
+    True for Brian's functions (``exp`` as star-imported from ``brian2``, numpy's or
+    ``math``'s function of the same name), units (the same object, or an equal quantity)
+    and constants (``pi``, ``e``, ``inf`` as numbers). Such names are left to Brian's own
+    resolution instead of being captured, so that nothing process-specific is saved or
+    fingerprinted; a name the caller rebinds to something else is captured.
+    """
+    default = _default_value(name)
+    if default is None:
+        return False
+    if value is default:
+        return True
+    if name in DEFAULT_FUNCTIONS:
+        import brian2
+
+        same = {id(getattr(default, "pyfunc", default))}
+        for module in (brian2, np, math):
+            if hasattr(module, name):
+                same.add(id(getattr(module, name)))
+        return id(getattr(value, "pyfunc", value)) in same
+    if name in DEFAULT_UNITS:
+        return (
+            isinstance(value, Quantity)
+            and get_dimensions(value) == get_dimensions(default)
+            and np.ndim(value) == 0
+            and float(value) == float(default)
+        )
+    try:  # constants: SymbolicConstant objects with a numeric value
+        return float(value) == float(getattr(default, "value", default))
+    except (TypeError, ValueError):
+        return False
+
+
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+
+
+def stable_repr(value: Any) -> str:
+    """A description of a namespace value that is the same in every process.
+
+    Numbers and quantities by value and dimensions, arrays by a hash of their bytes,
+    ``TimedArray`` by its values and dt, functions by module, name and code; never a
+    memory address.
+    """
+    if value is None or isinstance(value, bool | str | int | float):
+        return repr(value)
+    if isinstance(value, Quantity | np.ndarray | np.generic):
+        arr = np.ascontiguousarray(np.asarray(value))
+        digest = hashlib.sha256(arr.tobytes()).hexdigest()[:16]
+        return f"array{arr.shape}{arr.dtype}:{digest}:{get_dimensions(value)}"
+    from brian2 import TimedArray
+
+    if isinstance(value, TimedArray):
+        return f"TimedArray(dt={value.dt!r}, {stable_repr(value.values)}, {value.dim})"
+    func = getattr(value, "pyfunc", value)
+    if callable(func):
+        code = getattr(func, "__code__", None)
+        digest = "" if code is None else hashlib.sha256(code.co_code).hexdigest()[:16]
+        name = getattr(func, "__qualname__", type(func).__name__)
+        return f"function {getattr(func, '__module__', '')}.{name}:{digest}"
+    return _ADDRESS.sub("", repr(value))
+
+
+def _check_init_expression(
+    name: str, expr: str, eqs: Equations, inputs: Mapping[str, Any], local: Mapping[str, Any]
+) -> set[str]:
+    """Check a string initial value before anything runs; return the external names it uses."""
+    known: dict[str, Any] = {n: Quantity(1, dim=eqs[n].dim) for n in eqs.names}
+    known.update({n: Quantity(1, dim=get_dimensions(u)) for n, u in inputs.items()})
+    known.update({n: Quantity(1, dim=second.dim) for n in ("t", "dt", "lastspike")})
+    known.update({n: 1 for n in ("i", "N", "t_in_timesteps", "not_refractory")})
+    external, unknown = set(), []
+    for ident in sorted(get_identifiers(expr)):
+        if ident in known:
+            continue
+        if ident in local and not is_brian_default(ident, local[ident]):
+            known[ident] = local[ident]
+            external.add(ident)
+        elif _default_value(ident) is not None:
+            known[ident] = _default_value(ident)
+        else:
+            unknown.append(ident)
+    if unknown:
+        raise ProblemError(
+            f"param_init[{name!r}]: {expr!r} uses {unknown}, which are neither model variables "
+            f"nor found in the caller's namespace (or namespace={{...}})"
+        )
+    try:
+        dim = parse_expression_dimensions(expr, known)
+    except Exception as exc:  # syntax errors and unit mismatches come in many types
+        raise ProblemError(f"param_init[{name!r}]: cannot evaluate {expr!r}: {exc}") from exc
+    if dim != eqs[name].dim:
+        raise ProblemError(
+            f"param_init[{name!r}]: {expr!r} has units of {get_unit(dim)!r}, expected "
+            f"{get_unit(eqs[name].dim)!r}"
+        )
+    return external
+
+
 @dataclass(frozen=True)
 class Problem:
     """A validated inference problem: model, stimuli, recordings and simulation settings.
@@ -128,7 +240,7 @@ class Problem:
     threshold: str | None
     reset: str | None
     refractory: Any
-    param_init: dict[str, float]
+    param_init: dict[str, float | str]
     namespace: dict[str, Any] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ properties
@@ -183,7 +295,7 @@ class Problem:
             "reset": self.reset,
             "refractory": repr(self.refractory),
             "param_init": self.param_init,
-            "namespace": {k: repr(v) for k, v in sorted(self.namespace.items())},
+            "namespace": {k: stable_repr(v) for k, v in sorted(self.namespace.items())},
             "input_units": {k: repr(v) for k, v in self.input_units.items()},
             "output_units": {k: repr(v) for k, v in self.output_units.items()},
         }
@@ -213,7 +325,7 @@ class Problem:
         threshold: str | None = None,
         reset: str | None = None,
         refractory: Any = False,
-        param_init: Mapping[str, Quantity] | None = None,
+        param_init: Mapping[str, Quantity | str] | None = None,
         namespace: Mapping[str, Any] | None = None,
         level: int = 0,
     ) -> Problem:
@@ -291,13 +403,19 @@ class Problem:
                 )
             outputs[name], output_units[name] = arr, get_unit(eqs[name].dim)
 
-        # ---- initial values
-        init = {}
+        # ---- initial values (string expressions are checked with the namespace below)
+        local = dict(namespace) if namespace is not None else get_local_namespace(level + 1)
+        init: dict[str, float | str] = {}
+        init_names: set[str] = set()
         for name, value in (param_init or {}).items():
             if name not in eqs.names:
                 raise ProblemError(
                     f"param_init: {name!r} is not a variable of the model ({sorted(eqs.names)})"
                 )
+            if isinstance(value, str):
+                init_names |= _check_init_expression(name, value, eqs, input_units, local)
+                init[name] = value
+                continue
             if get_dimensions(value) != eqs[name].dim:
                 raise ProblemError(
                     f"param_init[{name!r}]: expected units of {get_unit(eqs[name].dim)!r}, "
@@ -313,14 +431,12 @@ class Problem:
         if isinstance(refractory, str):
             external |= get_identifiers(refractory)
         external -= set(eqs.names) | set(inputs) | _BRIAN_INTERNALS | set(eqs.stochastic_variables)
-        local = dict(namespace) if namespace is not None else get_local_namespace(level + 1)
+        external |= init_names
         resolved, missing = {}, []
         for name in sorted(external):
-            if name in local:
+            if name in local and not is_brian_default(name, local[name]):
                 resolved[name] = local[name]
-            elif not (
-                name in DEFAULT_UNITS or name in DEFAULT_FUNCTIONS or name in DEFAULT_CONSTANTS
-            ):
+            elif _default_value(name) is None:
                 missing.append(name)
         if missing:
             raise ProblemError(
