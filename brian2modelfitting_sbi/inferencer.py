@@ -14,7 +14,9 @@ import numpy as np
 import torch
 from brian2 import Quantity
 
+from . import upstream
 from .backends import get_backend
+from .backends.base import InferenceBackend
 from .diagnostics import warn_if_outside
 from .features import as_provider
 from .features.embedding import check_backend_features, learned_features
@@ -38,6 +40,7 @@ from .simulation import (
     store_identity,
 )
 from .training import torch_threads
+from .upstream import UpstreamAttributes
 from .workflow import PosteriorWorkflow
 
 
@@ -51,7 +54,7 @@ class Round:
     invalid_ranges: dict[str, tuple[Quantity, Quantity]]
 
 
-class Inferencer(PosteriorWorkflow):
+class Inferencer(PosteriorWorkflow, UpstreamAttributes):
     """Simulation-based inference for a Brian 2 model, with the fitters' arguments.
 
     Parameters
@@ -167,7 +170,7 @@ class Inferencer(PosteriorWorkflow):
     # ------------------------------------------------------------------ inference
     def infer(
         self,
-        n_samples: int,
+        n_samples: int | None = None,
         backend: str | type = "snpe",
         *,
         n_rounds: int = 1,
@@ -222,13 +225,22 @@ class Inferencer(PosteriorWorkflow):
         estimator, estimator_options, embedding_net, training, sampling
             Passed to the backend, see :meth:`train`.
         **bounds
-            ``name=[lower, upper]`` with units, for every parameter to infer.
+            ``name=[lower, upper]`` with units, for every parameter to infer; also
+            brian2modelfitting's own ``infer`` options (``inference_method``,
+            ``density_estimator_model``, ``inference_kwargs``, ``train_kwargs``,
+            ``posterior_kwargs``, ``sbi_device``, ``theta``, ``x``), see
+            :mod:`~brian2modelfitting_sbi.upstream`. Without ``n_samples``, a posterior
+            from earlier rounds is continued with as many simulations per round.
 
         Returns
         -------
         posterior
             The sbi posterior at the observed features (also ``self.posterior``).
         """
+        bounds, legacy = upstream.split_infer_keywords(self, bounds, _INFER_OPTIONS)
+        if legacy or n_samples is None:
+            ours = {k: v for k, v in locals().items() if k in _INFER_OPTIONS}
+            return upstream.infer(self, n_samples, bounds, legacy, ours)
         _check_count("n_samples", n_samples)
         _check_count("n_rounds", n_rounds)
         check_invalid(invalid, fill_value, self.feature_names)
@@ -412,8 +424,8 @@ class Inferencer(PosteriorWorkflow):
 
     def train(
         self,
-        backend: str | type = "snpe",
-        *,
+        backend: str | type | InferenceBackend = "snpe",
+        *upstream_args: Any,
         device: str = "cpu",
         threads: int | None = 1,
         invalid: str = "drop",
@@ -424,6 +436,7 @@ class Inferencer(PosteriorWorkflow):
         embedding_net: torch.nn.Module | None = None,
         training: dict[str, Any] | None = None,
         sampling: dict[str, Any] | None = None,
+        **train_kwargs: Any,
     ) -> Any:
         """Train the backend on every round simulated so far.
 
@@ -459,11 +472,23 @@ class Inferencer(PosteriorWorkflow):
         sampling : dict, optional
             Posterior settings overriding the defaults.
 
+        *upstream_args, **train_kwargs
+            brian2modelfitting's ``train(inference, theta, x, proposal, **train_kwargs)``:
+            with a backend from :meth:`init_inference` as first argument, ``theta`` and
+            ``x`` become the next round and ``train_kwargs`` sbi's training settings.
+
         Returns
         -------
         backend
             The trained backend (also ``self.backend``).
         """
+        if upstream_args or train_kwargs or isinstance(backend, InferenceBackend):
+            if not isinstance(backend, InferenceBackend) or len(upstream_args) < 2:
+                raise upstream.unknown_keywords(
+                    "train", list(train_kwargs) or ["(positional arguments)"], _TRAIN_OPTIONS
+                )
+            theta, x, *rest = upstream_args
+            return upstream.train(self, backend, theta, x, tuple(rest), train_kwargs)
         check_invalid(invalid, fill_value, self.feature_names)
         if not self.rounds:
             raise RuntimeError("no simulations yet: call simulate() (or infer()) first")
@@ -518,8 +543,17 @@ class Inferencer(PosteriorWorkflow):
             self.backend.train()
         return self.backend
 
-    def build_posterior(self, threads: int | None = 1) -> Any:
-        """Build the posterior of the trained backend at the observed features."""
+    def build_posterior(
+        self, inference: InferenceBackend | None = None, *, threads: int | None = 1,
+        **posterior_kwargs: Any,
+    ) -> Any:
+        """Build the posterior of the trained backend at the observed features.
+
+        brian2modelfitting's form ``build_posterior(inference, **posterior_kwargs)`` (a
+        backend from :meth:`init_inference`) returns ``(inference, posterior)``.
+        """
+        if inference is not None or posterior_kwargs:
+            return upstream.build_posterior(self, inference, posterior_kwargs)
         if self.backend is None:
             raise RuntimeError("no trained backend yet: call train() (or infer()) first")
         with torch_threads(threads):
@@ -563,9 +597,28 @@ class Inferencer(PosteriorWorkflow):
         self._require_posterior()
         return draw(self.posterior, self.space, n, seed, threads)
 
-    def sample(self, n: int, seed: int | None = None) -> dict[str, Quantity]:
-        """``n`` posterior samples as a dict name → Quantity array."""
+    def sample(self, n: int | tuple, seed: int | None = None, **kwargs: Any) -> Any:
+        """``n`` posterior samples as a dict name → Quantity array.
+
+        With a shape tuple (``sample((10_000,))``, brian2modelfitting's form), an array
+        ``shape + (d,)`` of SI floats, columns in :attr:`param_names` order (also kept as
+        :attr:`samples` for ``pairplot``).
+        """
+        if not isinstance(n, int | np.integer) or kwargs:
+            return upstream.sample(self, n, seed=seed, **kwargs)
         return self.space.to_quantities(self.sample_array(n, seed))
+
+
+#: Our keyword options of ``infer`` (the rest of its keywords are bounds).
+_INFER_OPTIONS = (
+    "n_samples", "backend", "n_rounds", "seed", "restart", "chunk_size", "n_jobs", "executor",
+    "store", "standalone", "invalid", "fill_value", "progress", "device", "threads",
+    "estimator", "estimator_options", "embedding_net", "training", "sampling",
+)
+_TRAIN_OPTIONS = (
+    "backend", "device", "threads", "invalid", "fill_value", "seed", "estimator",
+    "estimator_options", "embedding_net", "training", "sampling",
+)
 
 
 def _check_count(name: str, value: Any) -> None:

@@ -30,7 +30,7 @@ import os
 import re
 import warnings
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -242,8 +242,34 @@ def _problem_meta(problem: Problem) -> tuple[dict[str, Any], dict[str, np.ndarra
     return meta, arrays
 
 
-def save(inferencer: Any, path: str | os.PathLike) -> None:
-    """Write ``inferencer`` (problem, space, backend, data and weights) to ``path``."""
+def _check_unsaved(problem: Problem, unsaved: Sequence[str], skip: Sequence[str]) -> None:
+    """Refuse, at save time, namespace values the file cannot hold (unless skipped)."""
+    if isinstance(skip, str):
+        skip = [skip]
+    stray = sorted(set(skip) - set(unsaved))
+    if stray:
+        raise ProblemError(
+            f"skip_namespace: {stray} are not unsaveable namespace values (those are "
+            f"{sorted(unsaved)})"
+        )
+    left = [name for name in unsaved if name not in skip]
+    if left:
+        kinds = ", ".join(f"{n}: {type(problem.namespace[n]).__name__}" for n in left)
+        raise SavedFileError(
+            f"save: the model uses {left} ({kinds}), which cannot be stored in the file (only "
+            f"numbers, arrays and quantities can); save with save(path, skip_namespace={left!r}) "
+            f"and give them again when loading: Inferencer.load(path, namespace={{...}})"
+        )
+
+
+def save(
+    inferencer: Any, path: str | os.PathLike, skip_namespace: Sequence[str] = ()
+) -> None:
+    """Write ``inferencer`` (problem, space, backend, data and weights) to ``path``.
+
+    Namespace values that cannot be stored (functions, ``TimedArray``...) are refused here,
+    not at load, unless listed in ``skip_namespace`` (then ``load`` asks for them again).
+    """
     from . import __version__
 
     backend = inferencer.backend
@@ -257,6 +283,7 @@ def save(inferencer: Any, path: str | os.PathLike) -> None:
                 f"supports backends built on brian2modelfitting_sbi.backends._sbi.SbiBackend"
             )
     problem_meta, arrays = _problem_meta(inferencer.problem)
+    _check_unsaved(inferencer.problem, problem_meta["namespace_not_saved"], skip_namespace)
     space = inferencer.space
     rec = inferencer.features.recording()
     config = {

@@ -103,7 +103,23 @@ class PosteriorWorkflow:
         return summarize(self.space, self.sample_array(n_samples, seed=seed), level)
 
     # ------------------------------------------------------------------ predictive
-    def generate_traces(
+    def generate_traces(self, *args: Any, **kwargs: Any) -> Any:
+        """Simulate posterior parameters for every input.
+
+        With any of our keywords (``params``, ``variables``, ``seed``, ``return_params``) or a
+        dict as first argument, this is :meth:`predictive_traces`. Otherwise it is
+        brian2modelfitting's ``generate_traces(n_samples=1, posterior=None, output_var=None,
+        param_init=None)``: one simulation at the mean of ``n_samples`` posterior draws,
+        returned as a Quantity ``(n_traces, n_steps)`` (a dict for several outputs); see
+        :func:`brian2modelfitting_sbi.upstream.generate_traces`.
+        """
+        from . import upstream
+
+        if (args and isinstance(args[0], Mapping)) or not upstream.is_upstream_traces(kwargs):
+            return self.predictive_traces(*args, **kwargs)
+        return upstream.generate_traces(self, *args, **kwargs)
+
+    def predictive_traces(
         self,
         params: Mapping[str, Quantity] | None = None,
         n_samples: int = 20,
@@ -177,13 +193,13 @@ class PosteriorWorkflow:
         from .predictive import plot_predictive
 
         if outputs is None:
-            outputs = self.generate_traces(n_samples=n_samples, seed=seed)
+            outputs = self.predictive_traces(n_samples=n_samples, seed=seed)
         return plot_predictive(self.problem, outputs, level=level, traces=traces)
 
     # ------------------------------------------------------------------ plots
     def pairplot(
         self,
-        n_samples: int = 2000,
+        n_samples: Any = None,
         *,
         points: Any = None,
         limits: Mapping[str, Sequence[Quantity]] | None = None,
@@ -195,9 +211,19 @@ class PosteriorWorkflow:
         ``points``: parameter sets to mark (dict name → Quantity, or a list of them, e.g.
         the ground truth); ``limits``: ``{name: [lower, upper]}`` (default: prior bounds).
         Other keyword arguments go to :func:`~brian2modelfitting_sbi.plotting.pairplot`.
-        Returns a matplotlib Figure (not shown).
+        Returns a matplotlib Figure (not shown) of ``n_samples`` (default 2000) draws.
+
+        brian2modelfitting's form (a samples array first, or its keywords ``samples``,
+        ``labels``, ``ticks``, ``subset`` and sbi's plot options) draws with
+        on a pyplot figure and returns ``(fig, axes)``, see
+        :func:`brian2modelfitting_sbi.upstream_plots.pairplot`.
         """
+        from . import upstream, upstream_plots
         from .plotting import pairplot
+
+        if upstream.is_upstream_pairplot(n_samples, kwargs):
+            return upstream_plots.pairplot(self, n_samples, points, limits, seed=seed, **kwargs)
+        n_samples = 2000 if n_samples is None else n_samples
 
         _check_count("n_samples", n_samples, 2)
         samples = self.sample_array(n_samples, seed=seed)
@@ -210,14 +236,26 @@ class PosteriorWorkflow:
         resolution: int = 50,
         limits: Mapping[str, Sequence[Quantity]] | None = None,
         points: Any = None,
+        **kwargs: Any,
     ) -> Any:
         """Slices of the posterior density through ``condition`` (default: the MAP).
 
         Diagonal: each parameter's density with the others fixed at the condition; upper
         triangle: the 2-D slices. Returns a matplotlib Figure (not shown).
+
+        brian2modelfitting's form (an array ``condition``, e.g. from ``sample((1,))``, or its
+        keywords ``labels``, ``ticks``, ``subset``, ``density``...) draws on a pyplot figure
+        and returns ``(fig, axes)``, see
+        :func:`brian2modelfitting_sbi.upstream_plots.conditional_pairplot`.
         """
         from .plotting import conditional_pairplot
 
+        if kwargs or not (condition is None or isinstance(condition, Mapping)):
+            from .upstream_plots import conditional_pairplot as upstream_form
+
+            return upstream_form(
+                self, condition, points=points, limits=limits, resolution=resolution, **kwargs
+            )
         self._require_posterior()
         point = self._condition(condition)
         return conditional_pairplot(
@@ -394,13 +432,17 @@ class PosteriorWorkflow:
         return self.condition_many([output], output_var, names=[name], **options)[0]
 
     # ------------------------------------------------------------------ save / load
-    def save(self, path: str | os.PathLike) -> None:
+    def save(self, path: str | os.PathLike, *, skip_namespace: Sequence[str] = ()) -> None:
         """Save problem, parameter space, backend, training data and network weights to
         ``path`` (a zip of JSON, npz and a state dict; see :mod:`~brian2modelfitting_sbi.io`).
+
+        Namespace values that cannot be stored (functions, ``TimedArray``) raise an error
+        here; list them in ``skip_namespace`` to save without them (``load`` then needs
+        ``namespace={...}``). Brian 2's own functions and units are never stored.
         """
         from .io import save
 
-        save(self, path)
+        save(self, path, skip_namespace)
 
     @classmethod
     def load(
