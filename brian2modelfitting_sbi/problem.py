@@ -13,6 +13,7 @@ import hashlib
 import json
 import math
 import re
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -111,6 +112,20 @@ def _normalize_io(kind: str, var: Any, value: Any) -> dict[str, Any]:
             f"got {_fmt(value)}"
         )
     return dict(zip(var, value, strict=True))
+
+
+def _warn_late_spikes(trains: Sequence[np.ndarray], n_steps: int, dt: float) -> None:
+    """Spikes after the end of the inputs mean that ``dt`` is not the recordings' step."""
+    last = max((float(t.max()) for t in trains if len(t)), default=0.0)
+    duration = n_steps * dt
+    if last > duration:
+        warnings.warn(
+            f"dt: spike times go up to {last * 1e3:g} ms but the {n_steps} input steps of "
+            f"dt={dt * 1e3:g} ms last {duration * 1e3:g} ms; dt must be the sampling step of "
+            f"the recordings (a wrong dt gives a confidently wrong posterior)",
+            UserWarning,
+            stacklevel=4,
+        )
 
 
 # ---------------------------------------------------------------------- namespace
@@ -385,6 +400,7 @@ class Problem:
                     )
                 outputs[name] = _as_spike_trains("output['spikes']", value, n_traces)
                 output_units[name] = second
+                _warn_late_spikes(outputs[name], n_steps, float(dt))
                 continue
             if name not in eqs.names:
                 raise ProblemError(

@@ -662,7 +662,7 @@ def sample(inferencer: Any, shape: Any, posterior: Any = None, **kwargs: Any) ->
         if isinstance(shape, int | np.integer):
             shape = (shape,)
         shape = tuple(int(s) for s in shape)
-    except TypeError:
+    except (TypeError, ValueError):
         raise ProblemError(
             f"shape: expected an int (our dict of quantities) or a shape tuple such as "
             f"(10_000,) (upstream's array), got {shape!r}"
