@@ -40,7 +40,7 @@ from .simulation import (
     store_identity,
 )
 from .training import torch_threads
-from .upstream import UpstreamAttributes
+from .upstream import UpstreamAttributes, calc_prior, get_param_dict  # noqa: F401 - upstream's
 from .workflow import PosteriorWorkflow
 
 

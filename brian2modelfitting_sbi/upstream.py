@@ -154,6 +154,29 @@ def estimator_arguments(
     return options, embedding
 
 
+def calc_prior(param_names: Sequence[str], **bounds: Sequence[Any]) -> Any:
+    """Upstream's helper: a ``BoxUniform`` over SI floats, one ``[lower, upper]`` per name.
+
+    Raises ``TypeError`` (as upstream) when a name has no bounds.
+    """
+    from sbi.utils import BoxUniform
+
+    missing = [name for name in param_names if name not in bounds]
+    if missing:
+        raise TypeError(f"bounds must be set for the parameters {missing}")
+    low = [float(min(bounds[name])) for name in param_names]
+    high = [float(max(bounds[name])) for name in param_names]
+    return BoxUniform(low=torch.as_tensor(low), high=torch.as_tensor(high))
+
+
+def get_param_dict(
+    param_values: Any, param_names: Sequence[str], n_values: int
+) -> dict[str, np.ndarray]:
+    """Upstream's helper: columns of ``param_values`` as ``{name: array of n_values}``."""
+    columns = np.atleast_2d(np.asarray(param_values)).T
+    return {name: np.ones(n_values) * col for name, col in zip(param_names, columns, strict=False)}
+
+
 # ---------------------------------------------------------------------- attributes
 class UpstreamAttributes:
     """Upstream's attribute names, read from our problem (a mixin of the Inferencer)."""

@@ -60,6 +60,23 @@ def with_features():
                       features={"I": [lambda x: x.mean()]})
 
 
+def test_module_helpers():
+    from brian2modelfitting_sbi.inferencer import calc_prior, get_param_dict
+
+    theta = np.repeat(np.array([[1, 2], [3, 4], [5, 6]]), repeats=3, axis=0)
+    d = get_param_dict(param_names=["a", "b"], param_values=theta, n_values=9)
+    np.testing.assert_array_equal(d["a"], [1, 1, 1, 3, 3, 3, 5, 5, 5])
+    np.testing.assert_array_equal(d["b"], [2, 2, 2, 4, 4, 4, 6, 6, 6])
+    prior = calc_prior(param_names=["a", "b"], a=[1 * volt, 10 * volt], b=[0 * volt, 1 * volt])
+    np.testing.assert_allclose(prior.mean.numpy(), [5.5, 0.5])
+    np.testing.assert_allclose(prior.stddev.numpy(), [9 / np.sqrt(12), 1 / np.sqrt(12)],
+                               rtol=1e-6)
+    drawn = prior.sample((10,)).numpy()
+    assert drawn.dtype == np.float32 and drawn.shape == (10, 2)
+    with pytest.raises(TypeError):
+        calc_prior(param_names=["a", "b"], a=[1 * volt, 10 * volt])
+
+
 UPSTREAM_ATTRIBUTES = [
     "dt", "output_var", "output", "param_names", "n_traces", "sim_time", "output_dim", "model",
     "input_traces", "param_init", "method", "threshold", "reset", "refractory", "x_o",
