@@ -242,6 +242,22 @@ def test_string_initial_values_are_checked_and_evaluated():
         _passive(param_init={"v": "gL/nS"})
 
 
+@pytest.mark.parametrize("device", ["runtime", "cpp_standalone"])
+def test_parameter_dependent_initial_value_on_both_devices(device):
+    from brian2modelfitting_sbi.simulation import ChunkSimulator, Recording
+    from brian2modelfitting_sbi.simulation.standalone import StandaloneChunkSimulator
+
+    problem = Problem.from_arguments(
+        PASSIVE, input_var="I", input=np.zeros((1, 20)) * nA, output_var="v",
+        output=np.full((1, 20), -70.0) * mV, dt=0.1 * ms,
+        param_init={"v": "EL + gL*1*Gohm*mV"}, namespace={"EL": EL},
+    )
+    cls = StandaloneChunkSimulator if device == "cpp_standalone" else ChunkSimulator
+    sim = cls(problem, ["C", "gL"], 2, Recording(("v",)))
+    first = sim.run(np.array([[100e-12, 10e-9], [100e-12, 20e-9]])).traces["v"][:, 0, 0]
+    np.testing.assert_allclose(first, [-0.060, -0.050], atol=1e-9)
+
+
 def test_wrong_dt_is_detected_from_late_spikes():
     current = np.zeros((1, 100)) * nA
     with pytest.warns(UserWarning, match="dt must be the sampling step"):

@@ -223,6 +223,10 @@ def test_hh_flexible_interface(tmp_path):
 
     inf_traces = inferencer.generate_traces()
     assert isinstance(inf_traces, Quantity) and inf_traces.shape == out_traces.shape
+    assert float(inf_traces[0, 0] / mV) == pytest.approx(float(VT / mV))
+    from_rest = inferencer.generate_traces(param_init={"v": "El"})  # upstream's override
+    assert float(from_rest[0, 0] / mV) == pytest.approx(float(El / mV))
+    assert inferencer.param_init == {"v": "VT"}  # for this call only
 
     # the saved posterior loads into a new Inferencer of the same problem
     again = Inferencer(

@@ -156,6 +156,12 @@ def set_initial_values(group: NeuronGroup, problem: Problem, strings_only: bool 
     evaluated as in ``NeuronGroup`` (``group.v = 'VT'``), with the group's namespace and the
     values already set, so they may refer to parameters and to earlier initial values.
     """
+    if not strings_only and any(isinstance(v, str) for v in problem.param_init.values()):
+        # C++ standalone: apply the per-run parameter values (run_args) here, before the
+        # expressions are evaluated, instead of just before the run.
+        device = get_device()
+        if hasattr(device, "apply_run_args") and not device.run_args_applied:
+            device.apply_run_args()
     for name, value in problem.param_init.items():
         if isinstance(value, str):
             setattr(group, name, value)
