@@ -178,12 +178,14 @@ _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 def stable_repr(value: Any) -> str:
     """A description of a namespace value that is the same in every process.
 
-    Numbers and quantities by value and dimensions, arrays by a hash of their bytes,
+    Numbers and scalar quantities by their repr, arrays by a hash of their bytes and units,
     ``TimedArray`` by its values and dt, functions by module, name and code; never a
     memory address.
     """
     if value is None or isinstance(value, bool | str | int | float):
         return repr(value)
+    if isinstance(value, Quantity | np.ndarray | np.generic) and np.ndim(value) == 0:
+        return repr(value)  # as fingerprints always had it: stores of earlier runs still match
     if isinstance(value, Quantity | np.ndarray | np.generic):
         arr = np.ascontiguousarray(np.asarray(value))
         digest = hashlib.sha256(arr.tobytes()).hexdigest()[:16]
