@@ -642,6 +642,13 @@ def infer(
             if n_rounds == 0:
                 return inferencer.posterior
             bounds, ours["restart"] = {}, False
+        else:
+            warnings.warn(
+                "theta, x: ignored, since a posterior exists and the next round draws from it "
+                "(as upstream does); pass restart=True to train on them from the prior",
+                UserWarning,
+                stacklevel=3,
+            )
     if n_samples is None:
         if not continuing or not inferencer.rounds:
             raise ProblemError(

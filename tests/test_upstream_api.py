@@ -171,6 +171,9 @@ def test_infer_restart_and_saved_posterior(raw, tmp_path):
     x = raw.x[:10]
     again = raw.infer(theta=theta, x=x, restart=True, g=[1 * nS, 100 * nS], train_kwargs=FAST)
     assert again is raw.posterior and [r.n_simulations for r in raw.rounds] == [10]
+    with pytest.warns(UserWarning, match="theta, x: ignored"):
+        raw.infer(theta=theta, x=x, train_kwargs=FAST)  # continues: one more round of 10
+    assert [r.n_simulations for r in raw.rounds] == [10, 10]
 
 
 def test_sample_forms(raw):
