@@ -23,7 +23,14 @@ from .archive import SavedFeatures, load_saved, save
 from .backends import get_backend
 from .errors import NotFittedError, ProblemError, check_count, renamed
 from .features import as_provider
-from .inference.fit import check_capabilities, restore_backend, saved_history, train_backend
+from .features.base import observed_features
+from .inference.fit import (
+    backend_kind,
+    check_capabilities,
+    restore_backend,
+    saved_history,
+    train_backend,
+)
 from .inference.options import (
     SamplingOptions,
     SimulationOptions,
@@ -31,21 +38,24 @@ from .inference.options import (
     split_keywords,
 )
 from .inference.results import ResultMethods
-from .inference.rounds import History, Round, make_round
+from .inference.rounds import History, Round, given_round, make_round
 from .inference.simulate import simulate_round
-from .interop import fitter_arguments, fitter_bounds
+from .interop import from_fitter
 from .posterior import Posterior
 from .posterior.diagnostics import warn_if_outside
 from .priors import ParameterSpace
 from .problem import Problem
 from .scaling import x_to_torch
-from .simulation import SimulationResult, check_invalid
+from .simulation import check_invalid
 from .threads import torch_threads
+from .upstream import UpstreamAttributes, calc_prior, get_param_dict  # noqa: F401 - upstream's
+from .upstream import fitting as upstream
+from .upstream.arguments import OUR_TRAIN_OPTIONS, hints, split_infer_keywords
 
 __all__ = ["Inferencer"]  # Round stays importable from here (old path)
 
 
-class Inferencer(ResultMethods):
+class Inferencer(ResultMethods, UpstreamAttributes):
     """Simulation-based inference for a Brian 2 model, with the fitters' arguments.
 
     Parameters
@@ -69,7 +79,8 @@ class Inferencer(ResultMethods):
     refractory : bool, str or Quantity
         Refractoriness, as for ``NeuronGroup``.
     param_init : dict, optional
-        Initial values of state variables, e.g. ``{'v': -70*mV}``.
+        Initial values of state variables, e.g. ``{'v': -70*mV}``, or string expressions
+        evaluated by Brian 2 after the parameters are set (``{'v': 'VT'}``).
     features : list of callables, dict, FeatureProvider, Metric or None
         How simulations are summarized (see :func:`~brian2modelfitting_sbi.features.as_provider`);
         the provider is bound to this problem as a copy (the object given is not changed).
@@ -91,7 +102,7 @@ class Inferencer(ResultMethods):
         threshold: str | None = None,
         reset: str | None = None,
         refractory: Any = False,
-        param_init: dict[str, Quantity] | None = None,
+        param_init: dict[str, Quantity | str] | None = None,
         features: Any = None,
         namespace: dict[str, Any] | None = None,
         target: str | None = None,
@@ -103,15 +114,7 @@ class Inferencer(ResultMethods):
         )
         self.features = as_provider(features, self.problem)
         self.target = target
-        observed = SimulationResult.from_observed(self.problem)
-        self.x_o = np.asarray(self.features.compute(observed), dtype=float)
-        if not np.all(np.isfinite(self.x_o)):
-            bad = [n for n, v in zip(self.feature_names, self.x_o[0], strict=True)
-                   if not np.isfinite(v)]
-            raise ProblemError(
-                f"features: the observed data give non-finite values for {bad}; choose features "
-                f"defined for the recordings (e.g. no spike-based feature without spikes)"
-            )
+        self.x_o = observed_features(self.features, self.problem)
         self._space: ParameterSpace | None = None
         self._forget(0)
 
@@ -234,7 +237,12 @@ class Inferencer(ResultMethods):
             ``name=[lower, upper]`` bounds with units for every parameter to infer, and the
             settings of the groups as keywords (``chunk_size``, ``n_jobs``, ``executor``,
             ``store``, ``standalone``, ``progress``, ``device``, ``threads``, ``invalid``,
-            ``fill_value``, ``estimator``, ``estimator_options``, ``embedding_net``).
+            ``fill_value``, ``estimator``, ``estimator_options``, ``embedding_net``); also
+            brian2modelfitting's ``infer`` options (``inference_method``,
+            ``density_estimator_model``, ``inference_kwargs``, ``train_kwargs``,
+            ``posterior_kwargs``, ``sbi_device``, ``theta``, ``x``), see
+            :func:`~brian2modelfitting_sbi.upstream.fitting.infer`. Without ``n_samples``, a
+            posterior from earlier rounds is continued with as many simulations per round.
 
         Returns
         -------
@@ -243,6 +251,11 @@ class Inferencer(ResultMethods):
             :class:`~brian2modelfitting_sbi.posterior.Posterior` is ``self.result``).
         """
         n = renamed("n_samples", n_samples, "n_simulations", n_simulations)
+        options, legacy = split_infer_keywords(self.problem.parameter_names, options)
+        if legacy or n is None:
+            return upstream.infer(self, n, backend, legacy, dict(
+                options, n_rounds=n_rounds, seed=seed, restart=restart, simulation=simulation,
+                training=training, sampling=sampling))
         check_count("n_samples" if n_simulations is None else "n_simulations", n, 1)
         check_count("n_rounds", n_rounds, 1)
         sim, fit, post, bounds = split_keywords(options, simulation, training, sampling)
@@ -329,10 +342,21 @@ class Inferencer(ResultMethods):
         self._history = self._history.add(record)
         return theta, x
 
+    def add_round(self, theta: Any, x: Any, proposal: Any = None) -> Round:
+        """Record ``theta`` ``(n, d)`` (SI floats) and their features ``x`` ``(n, k)``,
+        simulated elsewhere, as the next round (``proposal``: the posterior they were drawn
+        from, None for the prior); the next :meth:`train` learns from them."""
+        if self._space is None:
+            raise NotFittedError("add_round: no prior yet; call set_bounds() (or init_prior())")
+        record = given_round(len(self._history) + 1, self._space, theta, x, proposal,
+                             self.feature_names)
+        self._history = self._history.add(record)
+        return record
+
     def train(
         self,
-        backend: str | type = "snpe",
-        *,
+        backend: Any = "snpe",
+        *upstream_args: Any,
         seed: int | None = None,
         training: TrainingOptions | Mapping[str, Any] | None = None,
         sampling: SamplingOptions | Mapping[str, Any] | None = None,
@@ -346,8 +370,13 @@ class Inferencer(ResultMethods):
 
         Parameters
         ----------
-        backend : str or class
-            Registered backend name or backend class.
+        backend : str, class or backend object
+            Registered backend name or backend class; a backend object (e.g. from
+            ``init_inference``) is trained in place on the rounds it has not seen.
+        *upstream_args
+            brian2modelfitting's ``train(inference, theta, x, proposal=None, **train_kwargs)``:
+            ``theta`` and ``x`` become the next round, ``**options`` are sbi's training
+            settings (see :func:`~brian2modelfitting_sbi.upstream.fitting.train`).
         seed : int, optional
             Seed of the network initialisation and training batches.
         training : TrainingOptions or dict, optional
@@ -369,20 +398,31 @@ class Inferencer(ResultMethods):
         backend
             The trained backend (also ``self.backend``).
         """
+        if upstream_args:
+            return upstream.train(self, backend, upstream_args, options)
         _, fit, post, rest = split_keywords(options, None, training, sampling)
         if rest:
-            raise TypeError(f"train() got unexpected keyword arguments {sorted(rest)}")
+            raise TypeError(f"train() got unexpected keyword arguments "
+                            f"{hints(sorted(rest), OUR_TRAIN_OPTIONS)}")
         self._check_invalid(fit)
         if not len(self._history):
             raise NotFittedError("no simulations yet: call simulate() (or infer()) first")
         self._backend, self._appended = train_backend(
-            get_backend(backend), self._backend, self._appended, self._history, self._space,
+            backend_kind(backend), self._backend, self._appended, self._history, self._space,
             self.features, self.feature_names, options=fit, sampling=post, seed=seed,
         )
         return self._backend
 
-    def build_posterior(self, threads: int | None = 1) -> Any:
-        """Build the posterior of the trained backend at the observed features."""
+    def build_posterior(self, inference: Any = None, *, threads: int | None = 1,
+                        **posterior_kwargs: Any) -> Any:
+        """Build the posterior of the trained backend at the observed features.
+
+        brian2modelfitting's form ``build_posterior(inference, **posterior_kwargs)`` returns
+        ``(inference, posterior)``, see
+        :func:`~brian2modelfitting_sbi.upstream.fitting.build_posterior`.
+        """
+        if inference is not None or posterior_kwargs:
+            return upstream.build_posterior(self, inference, posterior_kwargs)
         if self._backend is None:
             raise NotFittedError("no trained backend yet: call train() (or infer()) first")
         with torch_threads(threads):
@@ -399,16 +439,20 @@ class Inferencer(ResultMethods):
         )
 
     # ------------------------------------------------------------------ save / load
-    def save(self, path: str | os.PathLike) -> None:
+    def save(self, path: str | os.PathLike, *, skip_namespace: Sequence[str] = ()) -> None:
         """Save problem, parameter space, backend, training data and network weights to
         ``path`` (a zip of JSON, npz and a state dict; see :mod:`~brian2modelfitting_sbi.archive`).
+
+        Namespace values that cannot be stored (functions, ``TimedArray``) raise an error
+        here; list them in ``skip_namespace`` to save without them (``load`` then needs
+        ``namespace={...}``). Brian 2's own functions and units are never stored.
         """
         if self._result is None:
             raise NotFittedError("save: nothing trained yet; call infer() (or train()) first")
         save(path, problem=self.problem, space=self._space, backend=self._backend,
              feature_names=self.feature_names, recording=self.features.recording(),
              provider=type(self.features).__name__, rounds=self._history.rounds,
-             x_o=self.x_o, target=self.target, version=__version__)
+             x_o=self.x_o, target=self.target, version=__version__, skip_namespace=skip_namespace)
 
     @classmethod
     def load(
@@ -441,6 +485,14 @@ class Inferencer(ResultMethods):
         inf._adopt(estimate)
         return inf
 
+    def adopt(self, other: Inferencer) -> None:
+        """Take over the inference of ``other``, an Inferencer of the same problem (e.g. one
+        loaded from a file): its parameter space, rounds, trained backend and posterior."""
+        if other.problem.fingerprint() != self.problem.fingerprint():
+            raise ProblemError("adopt: the other Inferencer has another model or other data")
+        self._space, self._history, self._backend = other._space, other._history, other._backend
+        self._appended, self._result = other._appended, other._result
+
     # ------------------------------------------------------------------ interop
     @classmethod
     def from_fitter(cls, fitter: Any, features: Any = None, *,
@@ -450,11 +502,6 @@ class Inferencer(ResultMethods):
         (``TraceFitter`` or ``SpikeFitter``, fitted or not: a fitted one's bounds become the
         prior box). ``namespace``: the model's external constants (captured ``level`` frames
         above the caller if None); ``target``: the code generation target."""
-        args = fitter_arguments(fitter)
         if namespace is None:
             namespace = get_local_namespace(level + 1)
-        inferencer = cls(**args, features=features, namespace=namespace, target=target)
-        bounds = fitter_bounds(fitter)
-        if bounds:
-            inferencer.set_bounds(**bounds)
-        return inferencer
+        return from_fitter(cls, fitter, features, namespace, target)

@@ -62,6 +62,19 @@ def fitter_bounds(fitter: Any) -> dict[str, Any] | None:
     return dict(bounds) if isinstance(bounds, Mapping) and bounds else None
 
 
+def from_fitter(
+    cls: type, fitter: Any, features: Any, namespace: Mapping[str, Any], target: str | None
+) -> Any:
+    """An Inferencer of class ``cls`` for the model, input and output of ``fitter``; a fitted
+    fitter's bounds become its prior box."""
+    inferencer = cls(**fitter_arguments(fitter), features=features, namespace=namespace,
+                     target=target)
+    bounds = fitter_bounds(fitter)
+    if bounds:
+        inferencer.set_bounds(**bounds)
+    return inferencer
+
+
 def to_arviz(
     space: Any,
     samples: np.ndarray,

@@ -13,9 +13,9 @@ from .archive.saved_features import SavedFeatures  # noqa: F401
 from .errors import SavedFileError  # noqa: F401
 
 
-def save(inferencer: object, path: object) -> None:
-    """``inferencer.save(path)`` (kept for the old call form)."""
-    inferencer.save(path)  # type: ignore[attr-defined]
+def save(inferencer: object, path: object, skip_namespace: object = ()) -> None:
+    """``inferencer.save(path, skip_namespace=...)`` (kept for the old call form)."""
+    inferencer.save(path, skip_namespace=skip_namespace)  # type: ignore[attr-defined]
 
 
 def load(cls: type, path: object, **options: object) -> object:

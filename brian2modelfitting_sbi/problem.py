@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,15 +19,18 @@ from typing import Any
 import numpy as np
 from brian2 import Equations, Quantity, get_unit, second
 from brian2.core.namespace import (
-    DEFAULT_CONSTANTS,
-    DEFAULT_FUNCTIONS,
-    DEFAULT_UNITS,
     get_local_namespace,
 )
 from brian2.units.fundamentalunits import DIMENSIONLESS, get_dimensions
 from brian2.utils.stringtools import get_identifiers
 
 from .errors import ProblemError
+from .namespace import (  # noqa: F401 - is_brian_default, stable_repr: also importable here
+    check_init_expression,
+    default_value,
+    is_brian_default,
+    stable_repr,
+)
 
 SPIKES = "spikes"
 #: Names that Brian 2 provides inside every NeuronGroup.
@@ -108,6 +112,20 @@ def _normalize_io(kind: str, var: Any, value: Any) -> dict[str, Any]:
     return dict(zip(var, value, strict=True))
 
 
+def _warn_late_spikes(trains: Sequence[np.ndarray], n_steps: int, dt: float) -> None:
+    """Spikes after the end of the inputs mean that ``dt`` is not the recordings' step."""
+    last = max((float(t.max()) for t in trains if len(t)), default=0.0)
+    duration = n_steps * dt
+    if last > duration:
+        warnings.warn(
+            f"dt: spike times go up to {last * 1e3:g} ms but the {n_steps} input steps of "
+            f"dt={dt * 1e3:g} ms last {duration * 1e3:g} ms; dt must be the sampling step of "
+            f"the recordings (a wrong dt gives a confidently wrong posterior)",
+            UserWarning,
+            stacklevel=4,
+        )
+
+
 @dataclass(frozen=True)
 class Problem:
     """A validated inference problem: model, stimuli, recordings and simulation settings.
@@ -126,7 +144,7 @@ class Problem:
     threshold: str | None
     reset: str | None
     refractory: Any
-    param_init: dict[str, float]
+    param_init: dict[str, float | str]
     namespace: dict[str, Any] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ properties
@@ -181,7 +199,7 @@ class Problem:
             "reset": self.reset,
             "refractory": repr(self.refractory),
             "param_init": self.param_init,
-            "namespace": {k: repr(v) for k, v in sorted(self.namespace.items())},
+            "namespace": {k: stable_repr(v) for k, v in sorted(self.namespace.items())},
             "input_units": {k: repr(v) for k, v in self.input_units.items()},
             "output_units": {k: repr(v) for k, v in self.output_units.items()},
         }
@@ -211,7 +229,7 @@ class Problem:
         threshold: str | None = None,
         reset: str | None = None,
         refractory: Any = False,
-        param_init: Mapping[str, Quantity] | None = None,
+        param_init: Mapping[str, Quantity | str] | None = None,
         namespace: Mapping[str, Any] | None = None,
         level: int = 0,
     ) -> Problem:
@@ -271,6 +289,7 @@ class Problem:
                     )
                 outputs[name] = _as_spike_trains("output['spikes']", value, n_traces)
                 output_units[name] = second
+                _warn_late_spikes(outputs[name], n_steps, float(dt))
                 continue
             if name not in eqs.names:
                 raise ProblemError(
@@ -289,13 +308,19 @@ class Problem:
                 )
             outputs[name], output_units[name] = arr, get_unit(eqs[name].dim)
 
-        # ---- initial values
-        init = {}
+        # ---- initial values (string expressions are checked with the namespace below)
+        local = dict(namespace) if namespace is not None else get_local_namespace(level + 1)
+        init: dict[str, float | str] = {}
+        init_names: set[str] = set()
         for name, value in (param_init or {}).items():
             if name not in eqs.names:
                 raise ProblemError(
                     f"param_init: {name!r} is not a variable of the model ({sorted(eqs.names)})"
                 )
+            if isinstance(value, str):
+                init_names |= check_init_expression(name, value, eqs, input_units, local)
+                init[name] = value
+                continue
             if get_dimensions(value) != eqs[name].dim:
                 raise ProblemError(
                     f"param_init[{name!r}]: expected units of {get_unit(eqs[name].dim)!r}, "
@@ -311,14 +336,12 @@ class Problem:
         if isinstance(refractory, str):
             external |= get_identifiers(refractory)
         external -= set(eqs.names) | set(inputs) | _BRIAN_INTERNALS | set(eqs.stochastic_variables)
-        local = dict(namespace) if namespace is not None else get_local_namespace(level + 1)
+        external |= init_names
         resolved, missing = {}, []
         for name in sorted(external):
-            if name in local:
+            if name in local and not is_brian_default(name, local[name]):
                 resolved[name] = local[name]
-            elif not (
-                name in DEFAULT_UNITS or name in DEFAULT_FUNCTIONS or name in DEFAULT_CONSTANTS
-            ):
+            elif default_value(name) is None:
                 missing.append(name)
         if missing:
             raise ProblemError(

@@ -15,7 +15,7 @@ LIMIT = 400
 OVER_LIMIT = {
     f"{PACKAGE}.features.library": 440,
     f"{PACKAGE}.features._kernels": 604,
-    f"{PACKAGE}.inferencer": 460,
+    f"{PACKAGE}.inferencer": 507,  # 460 + the dispatch to brian2modelfitting's call forms
 }
 
 
@@ -133,6 +133,8 @@ def test_no_imports_of_the_package_inside_functions() -> None:
     ("posterior", "inference"), ("posterior", "archive"), ("posterior", "inferencer"),
     ("archive", "inference"), ("archive", "inferencer"), ("backends", "posterior"),
     ("features", "backends"), ("simulation", "features"), ("inference", "inferencer"),
+    ("upstream", "inference"), ("upstream", "archive"), ("upstream", "inferencer"),
+    ("posterior", "upstream"), ("backends", "upstream"), ("simulation", "upstream"),
 ])
 def test_layers_import_downwards(direction: tuple[str, str]) -> None:
     """A lower layer never imports a higher one."""

@@ -124,6 +124,25 @@ def problem_meta(problem: Problem) -> tuple[dict[str, Any], dict[str, np.ndarray
     return meta, arrays
 
 
+def check_unsaved(problem: Problem, unsaved: Sequence[str], skip: Sequence[str]) -> None:
+    """Refuse, at save time, namespace values the file cannot hold (unless in ``skip``)."""
+    skip = [skip] if isinstance(skip, str) else list(skip)
+    stray = sorted(set(skip) - set(unsaved))
+    if stray:
+        raise ProblemError(
+            f"skip_namespace: {stray} are not unsaveable namespace values (those are "
+            f"{sorted(unsaved)})"
+        )
+    left = [name for name in unsaved if name not in skip]
+    if left:
+        kinds = ", ".join(f"{n}: {type(problem.namespace[n]).__name__}" for n in left)
+        raise SavedFileError(
+            f"save: the model uses {left} ({kinds}), which cannot be stored in the file (only "
+            f"numbers, arrays and quantities can); save with save(path, skip_namespace={left!r}) "
+            f"and give them again when loading: Inferencer.load(path, namespace={{...}})"
+        )
+
+
 def save(
     path: str | os.PathLike,
     *,
@@ -137,12 +156,17 @@ def save(
     x_o: np.ndarray,
     target: str | None,
     version: str,
+    skip_namespace: Sequence[str] = (),
 ) -> None:
     """Write an inference to ``path``.
 
     ``rounds`` are records with ``theta``, ``x``, ``n_invalid``, ``invalid_ranges`` and
-    ``from_prior``; ``backend`` must implement ``config()`` and ``state()``.
+    ``from_prior``; ``backend`` must implement ``config()`` and ``state()``. Namespace values
+    that cannot be stored (functions, ``TimedArray``...) are refused here, before anything is
+    written, unless listed in ``skip_namespace`` (then loading asks for them again).
     """
+    meta_problem, arrays = problem_meta(problem)
+    check_unsaved(problem, meta_problem["namespace_not_saved"], skip_namespace)
     try:
         config, state = backend.config(), backend.state()
     except NotImplementedError as exc:
@@ -154,7 +178,6 @@ def save(
             f"save: the backend configuration holds values that JSON cannot store ({exc}); "
             f"give plain numbers/strings in estimator_options, training and sampling"
         ) from exc
-    meta_problem, arrays = problem_meta(problem)
     embedding = getattr(backend, "embedding_net", None)
     meta = {
         "format": FORMAT,
@@ -280,8 +303,9 @@ def problem_arguments(
             f"other objects); pass them again with load(path, namespace={{...}})"
         )
     eqs = Equations(pm["equations"])
-    param_init = {
-        name: Quantity(float(value), dim=eqs[name].dim) for name, value in pm["param_init"].items()
+    param_init = {  # string expressions (param_init={'v': 'VT'}) stay strings
+        name: value if isinstance(value, str) else Quantity(float(value), dim=eqs[name].dim)
+        for name, value in pm["param_init"].items()
     }
     return {
         "model": eqs,

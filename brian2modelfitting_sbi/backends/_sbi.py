@@ -7,7 +7,7 @@ and how its posterior samples. Only current sbi names are used (``NPE_C``, ``NLE
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
 import torch
@@ -97,6 +97,13 @@ class SbiBackend(InferenceBackend):
         self.last_sampling: dict[str, Any] = {}
         self.density_estimator: torch.nn.Module | None = None
         self.trainer = self._make_trainer()
+
+    def update_settings(
+        self, training: Mapping[str, Any] | None = None, sampling: Mapping[str, Any] | None = None
+    ) -> None:
+        """Override some of the :attr:`training` and :attr:`sampling` settings."""
+        self.training.update(training or {})
+        self.sampling.update(sampling or {})
 
     # ------------------------------------------------------------------ construction
     def _builder(self) -> Callable:

@@ -34,7 +34,7 @@ saved rounds. A backend that does not implement them cannot be saved (a clear er
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -110,6 +110,17 @@ class InferenceBackend(ABC):
     @abstractmethod
     def build_posterior(self, x_o: Tensor) -> Any:
         """The posterior conditioned on the observed features ``x_o`` (shape ``(1, k)``)."""
+
+    def update_settings(
+        self, training: Mapping[str, Any] | None = None, sampling: Mapping[str, Any] | None = None
+    ) -> None:
+        """Override some training and/or posterior settings of this backend object (used for
+        a backend trained in place, e.g. brian2modelfitting's ``train_kwargs``).
+
+        Raises ``NotImplementedError`` for a backend without such settings.
+        """
+        if training or sampling:
+            raise NotImplementedError(f"{type(self).__name__} takes no training/sampling settings")
 
     # ------------------------------------------------------------------ saving
     def config(self) -> dict[str, Any]:

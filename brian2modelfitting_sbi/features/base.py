@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -70,6 +71,20 @@ class FeatureProvider(ABC):
 
     def __add__(self, other: FeatureProvider) -> FeatureProvider:
         return CombinedFeatures([self, other])
+
+
+def observed_features(provider: FeatureProvider, problem: Any) -> np.ndarray:
+    """The features ``(1, k)`` of ``problem``'s observed data; a ProblemError names those
+    that are not finite."""
+    x_o = np.asarray(provider.compute(SimulationResult.from_observed(problem)), dtype=float)
+    if not np.all(np.isfinite(x_o)):
+        names = provider.names(problem.n_traces)
+        bad = [n for n, v in zip(names, x_o.reshape(-1), strict=True) if not np.isfinite(v)]
+        raise ProblemError(
+            f"features: the observed data give non-finite values for {bad}; choose features "
+            f"defined for the recordings (e.g. no spike-based feature without spikes)"
+        )
+    return x_o
 
 
 def feature_major(values: np.ndarray) -> np.ndarray:

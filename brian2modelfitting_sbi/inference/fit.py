@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..backends import SavedRound, get_backend
+from ..backends import InferenceBackend, SavedRound, get_backend
 from ..backends.features import check_backend_features, learned_features
 from ..errors import CapabilityError, ProblemError, SavedFileError
 from ..priors import ParameterSpace
@@ -24,7 +24,9 @@ from ..threads import torch_threads
 from .options import SamplingOptions, TrainingOptions
 from .rounds import SAVED_POSTERIOR, History, Round
 
-__all__ = ["check_capabilities", "restore_backend", "saved_history", "train_backend"]
+__all__ = [
+    "backend_kind", "check_capabilities", "restore_backend", "saved_history", "train_backend",
+]
 
 
 def check_capabilities(
@@ -88,8 +90,14 @@ def saved_history(
     return history
 
 
+def backend_kind(backend: str | type | InferenceBackend) -> type | InferenceBackend:
+    """A backend object as given, else its class (from a name or a class, see
+    :func:`~brian2modelfitting_sbi.backends.get_backend`)."""
+    return backend if isinstance(backend, InferenceBackend) else get_backend(backend)
+
+
 def train_backend(
-    cls: type,
+    cls: type | InferenceBackend,
     backend: Any,
     appended: int,
     history: History,
@@ -104,13 +112,22 @@ def train_backend(
     """Train ``backend`` (or a fresh ``cls``) on every round: ``(backend, rounds appended)``.
 
     A backend of another kind, or one retrained without new rounds (other settings), starts
-    afresh on every round; otherwise only the rounds it has not seen are appended.
+    afresh on every round; otherwise only the rounds it has not seen are appended. A backend
+    object as ``cls`` (e.g. from ``init_inference``) is trained in place, on the rounds it has
+    not seen, with ``options.settings`` and ``sampling.settings`` as overrides of its own.
     """
     if seed is not None:
         torch.manual_seed(seed)
     x_dim = len(feature_names)
     with torch_threads(options.threads):
-        if backend is None or type(backend) is not cls or appended == len(history):
+        if isinstance(cls, InferenceBackend):
+            appended = appended if cls is backend else 0
+            backend = cls
+            try:
+                backend.update_settings(options.settings, sampling.settings)
+            except NotImplementedError as exc:
+                raise CapabilityError(f"training, sampling: {exc}") from exc
+        elif backend is None or type(backend) is not cls or appended == len(history):
             embedding_net, estimator_options = learned_features(
                 features, cls, x_dim, options.embedding_net, options.estimator_options
             )

@@ -24,6 +24,9 @@ from ..posterior.diagnostics import check_calibration_options, run_calibration
 from ..posterior.predictive import plot_predictive, simulate_outputs
 from ..posterior.recordings import recording_features
 from ..posterior.summary import PosteriorSummary
+from ..upstream import plots as upstream_plots
+from ..upstream import results as upstream_results
+from ..upstream.arguments import is_shape, is_upstream_pairplot, is_upstream_traces
 from .options import SimulationOptions
 from .simulate import simulate_prior_tests
 
@@ -44,8 +47,15 @@ class ResultMethods:
         <brian2modelfitting_sbi.posterior.Posterior.draw>`)."""
         return self._require_result().draw(n, seed, threads)
 
-    def sample(self, n: int, seed: int | None = None) -> dict[str, Quantity]:
-        """``n`` posterior draws as a dict name → Quantity array."""
+    def sample(self, n: int | tuple, seed: int | None = None, **options: Any) -> Any:
+        """``n`` posterior draws as a dict name → Quantity array.
+
+        With a shape (``sample((10_000,))``, brian2modelfitting's form), an array ``shape +
+        (d,)`` of SI floats, columns in ``param_names`` order (see
+        :func:`~brian2modelfitting_sbi.upstream.results.sample`).
+        """
+        if is_shape(n) or options:
+            return upstream_results.sample(self, n, seed=seed, **options)
         return self._require_result().sample(n, seed)
 
     def map(self, **options: Any) -> dict[str, Quantity]:
@@ -73,10 +83,17 @@ class ResultMethods:
         check_count("n_samples" if n_samples is not None else "n_draws", n, 2)
         return self._require_result().summarize(n, level, seed)
 
-    def pairplot(self, n_draws: int | None = None, *, n_samples: int | None = None,
+    def pairplot(self, n_draws: Any = None, *, n_samples: int | None = None,
                  **options: Any) -> Any:
         """Posterior marginals and pairwise histograms (see :meth:`Posterior.pairplot
-        <brian2modelfitting_sbi.posterior.Posterior.pairplot>`)."""
+        <brian2modelfitting_sbi.posterior.Posterior.pairplot>`).
+
+        brian2modelfitting's form (a samples array first, or its keywords ``samples``,
+        ``labels``, ``ticks``, ``subset`` and sbi's plot options) draws on a pyplot figure and
+        returns ``(fig, axes)``, see :func:`~brian2modelfitting_sbi.upstream.plots.pairplot`.
+        """
+        if is_upstream_pairplot(n_draws, options):
+            return upstream_plots.pairplot(self, n_draws, **options)
         n = renamed("n_draws", n_draws, "n_samples", n_samples, 2000)
         check_count("n_samples" if n_samples is not None else "n_draws", n, 2)
         return self._require_result().pairplot(n, **options)
@@ -85,7 +102,17 @@ class ResultMethods:
                              **options: Any) -> Any:
         """Density slices through ``condition`` (default: the MAP), see
         :meth:`Posterior.conditional_pairplot
-        <brian2modelfitting_sbi.posterior.Posterior.conditional_pairplot>`."""
+        <brian2modelfitting_sbi.posterior.Posterior.conditional_pairplot>`.
+
+        brian2modelfitting's form (an array ``condition``, e.g. from ``sample((1,))``, or its
+        keywords ``labels``, ``ticks``, ``subset``, ``density``...) draws on a pyplot figure
+        and returns ``(fig, axes)``, see
+        :func:`~brian2modelfitting_sbi.upstream.plots.conditional_pairplot`.
+        """
+        if set(options) - {"resolution", "limits", "points"} or not (
+            condition is None or isinstance(condition, Mapping)
+        ):
+            return upstream_plots.conditional_pairplot(self, condition, **options)
         return self._require_result().conditional_pairplot(condition, **options)
 
     def conditional_corrcoef(self, condition: Mapping[str, Quantity] | None = None,
@@ -111,7 +138,21 @@ class ResultMethods:
         return result.check_observation(z_limit)
 
     # ------------------------------------------------------------------ predictive
-    def generate_traces(
+    def generate_traces(self, *args: Any, **kwargs: Any) -> Any:
+        """Simulate posterior parameters for every input.
+
+        With a dict as first argument or any of our keywords (``params``, ``n_draws``,
+        ``variables``, ``seed``, ``return_params``), this is :meth:`predictive_traces`.
+        Otherwise it is brian2modelfitting's ``generate_traces(n_samples=1, posterior=None,
+        output_var=None, param_init=None)``: one simulation at the mean of ``n_samples``
+        posterior draws, a Quantity ``(n_traces, n_steps)`` (a dict for several outputs); see
+        :func:`~brian2modelfitting_sbi.upstream.results.generate_traces`.
+        """
+        if is_upstream_traces(args, kwargs):
+            return upstream_results.generate_traces(self, *args, **kwargs)
+        return self.predictive_traces(*args, **kwargs)
+
+    def predictive_traces(
         self, params: Mapping[str, Quantity] | None = None, n_draws: int | None = None, *,
         variables: Sequence[str] | None = None, seed: int | None = None,
         return_params: bool = False, n_samples: int | None = None,
@@ -145,10 +186,10 @@ class ResultMethods:
                         *, level: float = 0.9, traces: Sequence[int] | None = None,
                         seed: int | None = None, n_samples: int | None = None) -> Any:
         """Observed data overlaid with the predictive median and ``level`` band, from
-        ``outputs`` of :meth:`generate_traces` or ``n_draws`` (default 50) fresh draws."""
+        ``outputs`` of :meth:`predictive_traces` or ``n_draws`` (default 50) fresh draws."""
         if outputs is None:
             n = renamed("n_draws", n_draws, "n_samples", n_samples, 50)
-            outputs = self.generate_traces(n_draws=n, seed=seed)
+            outputs = self.predictive_traces(n_draws=n, seed=seed)
         return plot_predictive(self.problem, outputs, level=level, traces=traces)
 
     # ------------------------------------------------------------------ diagnostics

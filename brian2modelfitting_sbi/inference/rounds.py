@@ -15,13 +15,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import torch
 from brian2 import Quantity
 
+from ..errors import ProblemError
 from ..priors import ParameterSpace
 from ..scaling import feature_scale
 from ..simulation import describe_invalid
 
-__all__ = ["SAVED_POSTERIOR", "History", "Round", "make_round"]
+__all__ = ["SAVED_POSTERIOR", "History", "Round", "given_round", "make_round"]
 
 #: The proposal of a loaded round that was drawn from a posterior: files store that a round
 #: came from a posterior, not the posterior itself.
@@ -92,6 +94,39 @@ def make_round(
             stacklevel=4,
         )
     return Round(index, theta, x, proposal, int(len(bad)), ranges)
+
+
+def given_round(
+    index: int,
+    space: ParameterSpace,
+    theta: Any,
+    x: Any,
+    proposal: Any,
+    feature_names: Sequence[str],
+) -> Round:
+    """The record of a round simulated elsewhere: ``theta`` ``(n, d)`` SI floats and ``x``
+    ``(n, k)`` features (arrays or tensors), checked; warns about rows outside the prior box."""
+    theta = _rows("theta", theta, space.dim, f"parameter values {space.names}")
+    x = _rows("x", x, len(feature_names), "features")
+    if len(theta) != len(x):
+        raise ProblemError(f"theta, x: {len(theta)} parameter sets but {len(x)} feature rows")
+    slack = 1e-6 * space.width
+    if np.any(theta < space.lower - slack) or np.any(theta > space.upper + slack):
+        warnings.warn(
+            "theta: some parameter sets lie outside the prior bounds", RuntimeWarning, stacklevel=4
+        )
+    return make_round(index, space, theta, x, proposal, feature_names)
+
+
+def _rows(name: str, value: Any, columns: int, what: str) -> np.ndarray:
+    if isinstance(value, torch.Tensor):
+        value = value.detach().cpu().numpy()
+    arr = np.atleast_2d(np.asarray(value, dtype=float))
+    if arr.ndim != 2 or arr.shape[1] != columns or len(arr) == 0:
+        raise ProblemError(
+            f"{name}: expected an array (n, {columns}) of {what}, got shape {np.shape(value)}"
+        )
+    return arr
 
 
 @dataclass(frozen=True)

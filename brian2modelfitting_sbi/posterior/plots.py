@@ -56,7 +56,7 @@ def _limits(space: ParameterSpace, limits: Mapping[str, Sequence[Any]] | None) -
     return out
 
 
-def _points(space: ParameterSpace, points: Any) -> np.ndarray:
+def points_array(space: ParameterSpace, points: Any) -> np.ndarray:
     """Ground-truth points (a dict of quantities, or a list of them) → SI ``(m, d)``."""
     if points is None:
         return np.empty((0, space.dim))
@@ -134,7 +134,7 @@ def pairplot(
     scale = _scales(space)
     lim = _limits(space, limits) / scale[:, None]
     shown = samples / scale
-    marks = _points(space, points) / scale
+    marks = points_array(space, points) / scale
     fig, axes = _new_figure(space.dim, figsize)
     for i in range(space.dim):
         for j in range(i, space.dim):
@@ -159,7 +159,7 @@ def pairplot(
 
 
 # ---------------------------------------------------------------------- conditionals
-def _grid_log_density(
+def grid_log_density(
     posterior: Any,
     space: ParameterSpace,
     condition: np.ndarray,
@@ -184,7 +184,8 @@ def _grid_log_density(
     return axes, np.where(np.isfinite(logp), logp, -np.inf)
 
 
-def _normalized(logp: np.ndarray) -> np.ndarray:
+def normalized(logp: np.ndarray) -> np.ndarray:
+    """A log density on a grid → probabilities summing to 1 (zeros if nowhere finite)."""
     top = np.max(logp)
     if not np.isfinite(top):
         return np.zeros_like(logp)
@@ -199,7 +200,8 @@ def _check_condition(space: ParameterSpace, condition: np.ndarray) -> np.ndarray
     return condition
 
 
-def _check_resolution(resolution: Any) -> int:
+def check_resolution(resolution: Any) -> int:
+    """``resolution`` (grid points per axis) as an int ``>= 2``, else a ProblemError."""
     if isinstance(resolution, bool) or not isinstance(resolution, int | np.integer):
         raise ProblemError(f"resolution: expected an integer >= 2, got {resolution!r}")
     if resolution < 2:
@@ -238,28 +240,28 @@ def conditional_pairplot(
     matplotlib.figure.Figure
     """
     condition = _check_condition(space, condition)
-    resolution = _check_resolution(resolution)
+    resolution = check_resolution(resolution)
     lim_si = _limits(space, limits)
     scale = _scales(space)
-    marks = np.concatenate([condition[None], _points(space, points)]) / scale
+    marks = np.concatenate([condition[None], points_array(space, points)]) / scale
     fig, axes = _new_figure(space.dim, figsize)
     for i in range(space.dim):
         for j in range(i, space.dim):
             ax = axes[i, j]
             if i == j:
-                (grid,), logp = _grid_log_density(
+                (grid,), logp = grid_log_density(
                     posterior, space, condition, [j], lim_si, resolution
                 )
-                ax.plot(grid / scale[j], _normalized(logp), color="C0")
+                ax.plot(grid / scale[j], normalized(logp), color="C0")
                 ax.axvline(marks[0, j], color="0.4", lw=1, ls="--")
                 for m in marks[1:]:
                     ax.axvline(m[j], color="C3", lw=1.5)
             else:
-                (gi, gj), logp = _grid_log_density(
+                (gi, gj), logp = grid_log_density(
                     posterior, space, condition, [i, j], lim_si, resolution
                 )
                 ax.pcolormesh(
-                    gj / scale[j], gi / scale[i], _normalized(logp), cmap="Blues", shading="nearest"
+                    gj / scale[j], gi / scale[i], normalized(logp), cmap="Blues", shading="nearest"
                 )
                 ax.plot(marks[:1, j], marks[:1, i], "x", color="0.3", ms=6)
                 if len(marks) > 1:
@@ -283,13 +285,13 @@ def conditional_corrcoef(
     posterior with all other parameters fixed at their condition values.
     """
     condition = _check_condition(space, condition)
-    resolution = _check_resolution(resolution)
+    resolution = check_resolution(resolution)
     lim = _limits(space, limits)
     corr = np.eye(space.dim)
     for i in range(space.dim):
         for j in range(i + 1, space.dim):
-            (gi, gj), logp = _grid_log_density(posterior, space, condition, [i, j], lim, resolution)
-            p = _normalized(logp)
+            (gi, gj), logp = grid_log_density(posterior, space, condition, [i, j], lim, resolution)
+            p = normalized(logp)
             if p.sum() == 0:
                 corr[i, j] = corr[j, i] = np.nan
                 continue

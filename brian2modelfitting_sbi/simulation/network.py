@@ -148,6 +148,26 @@ class NetworkParts:
         return [self.group, *monitors]  # the network adds the group's own objects itself
 
 
+def set_initial_values(group: NeuronGroup, problem: Problem, strings_only: bool = False) -> None:
+    """Apply ``param_init`` in its order: numbers in SI units, strings evaluated by Brian 2.
+
+    String expressions (``'VT'``, ``'EL + 2*mV'``, ``'1/(1 + beta_m/alpha_m)'``) are
+    evaluated as in ``NeuronGroup`` (``group.v = 'VT'``), with the group's namespace and the
+    values already set, so they may refer to parameters and to earlier initial values.
+    """
+    if not strings_only and any(isinstance(v, str) for v in problem.param_init.values()):
+        # C++ standalone: apply the per-run parameter values (run_args) here, before the
+        # expressions are evaluated, instead of just before the run.
+        device = get_device()
+        if hasattr(device, "apply_run_args") and not device.run_args_applied:
+            device.apply_run_args()
+    for name, value in problem.param_init.items():
+        if isinstance(value, str):
+            setattr(group, name, value)
+        elif not strings_only:
+            setattr(group, f"{name}_", value)
+
+
 def build_parts(
     problem: Problem, chunk_size: int, recording: Recording, plan: NoisePlan | None
 ) -> NetworkParts:
@@ -183,8 +203,7 @@ def build_parts(
     group = NeuronGroup(
         n_neurons, eqs, dt=problem.dt * second, namespace=namespace, name="sbi_neurons", **kwargs
     )
-    for name, value in problem.param_init.items():
-        setattr(group, f"{name}_", value)
+    set_initial_values(group, problem)
     noise = []
     if plan is not None:
         for var in plan.variables:
@@ -316,6 +335,8 @@ class ChunkSimulator:
             self.network.restore("sbi_initial")
             for j, name in enumerate(self.parameter_names):
                 setattr(self.parts.group, f"{name}_", np.repeat(padded[:, j], n_traces))
+            # string initial values may depend on the parameters: evaluate them again
+            set_initial_values(self.parts.group, self.problem, strings_only=True)
             if self.parts.noise:
                 entropy = noise_entropy(seed, entropy)
                 fill_noise([t.values for t in self.parts.noise], entropy, start, m, n_traces)
