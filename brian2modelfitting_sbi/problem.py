@@ -26,13 +26,15 @@ from brian2.core.namespace import (
 from brian2.units.fundamentalunits import DIMENSIONLESS, get_dimensions
 from brian2.utils.stringtools import get_identifiers
 
+from .errors import ProblemError
+from .modelcheck import check_model
+
 SPIKES = "spikes"
 #: Names that Brian 2 provides inside every NeuronGroup.
 _BRIAN_INTERNALS = {"t", "dt", "i", "N", "xi", "t_in_timesteps", "lastspike", "not_refractory"}
 
 
-class ProblemError(ValueError):
-    """A user argument is wrong; raised before anything is simulated."""
+__all__ = ["SPIKES", "Problem", "ProblemError"]
 
 
 def _fmt(value: Any) -> str:
@@ -42,7 +44,11 @@ def _fmt(value: Any) -> str:
 
 def _as_trace_array(name: str, value: Any) -> tuple[np.ndarray, Any]:
     """Return (2-D float array in SI units, Brian unit) for an input or output argument."""
-    if isinstance(value, Sequence) and not isinstance(value, str | Quantity):
+    if isinstance(value, str | bytes) or value is None or isinstance(value, Mapping):
+        raise ProblemError(
+            f"{name}: expected a 2-D array (n_traces, n_steps) with units, got {_fmt(value)}"
+        )
+    if isinstance(value, Sequence) and not isinstance(value, Quantity):
         if len(value) == 0:
             raise ProblemError(
                 f"{name}: expected a 2-D array (n_traces, n_steps), got an empty list"
@@ -55,8 +61,8 @@ def _as_trace_array(name: str, value: Any) -> tuple[np.ndarray, Any]:
             raise ProblemError(
                 f"{name}: all traces must have the same length, got shapes {lengths}"
             )
-        value = Quantity(np.asarray([np.asarray(v) for v in value]), dim=dims.pop())
-    arr = np.asarray(value, dtype=float)
+        value = Quantity(_float_array(name, [np.asarray(v) for v in value]), dim=dims.pop())
+    arr = _float_array(name, value)
     if arr.ndim == 1:
         arr = arr[None, :]
     if arr.ndim != 2 or arr.shape[1] < 2:
@@ -69,7 +75,18 @@ def _as_trace_array(name: str, value: Any) -> tuple[np.ndarray, Any]:
     return arr, get_unit(get_dimensions(value))
 
 
-def _as_spike_trains(name: str, value: Any, n_traces: int) -> list[np.ndarray]:
+def _float_array(name: str, value: Any) -> np.ndarray:
+    """``value`` as a float array, or a ProblemError naming ``name`` (strings, objects...)."""
+    try:
+        arr = np.asarray(value, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise ProblemError(f"{name}: expected numbers, got {_fmt(value)} ({exc})") from None
+    return arr
+
+
+def _as_spike_trains(
+    name: str, value: Any, n_traces: int, duration: float
+) -> list[np.ndarray]:
     if isinstance(value, Quantity | np.ndarray) and np.ndim(value) == 1 and n_traces == 1:
         value = [value]
     if not isinstance(value, Sequence | np.ndarray) or len(value) != n_traces:
@@ -82,12 +99,34 @@ def _as_spike_trains(name: str, value: Any, n_traces: int) -> list[np.ndarray]:
         dim = get_dimensions(train)
         if dim is not DIMENSIONLESS and dim != second.dim:
             raise ProblemError(f"{name}[{k}]: spike times must be in seconds, got units {dim}")
-        trains.append(np.sort(np.asarray(train, dtype=float).ravel()))
+        times = _float_array(f"{name}[{k}]", train)
+        if times.ndim > 1:
+            raise ProblemError(
+                f"{name}[{k}]: expected a 1-D array of spike times, got shape {times.shape}"
+            )
+        times = np.sort(times.ravel())
+        if not np.all(np.isfinite(times)):
+            raise ProblemError(f"{name}[{k}]: spike times contain NaN or infinite values")
+        if len(times) and (times[0] < 0 or times[-1] > duration):
+            raise ProblemError(
+                f"{name}[{k}]: spike times must lie within the recording, 0 s to {duration} s "
+                f"(n_steps * dt), got times from {times[0]} s to {times[-1]} s"
+            )
+        trains.append(times)
     return trains
 
 
 def _normalize_io(kind: str, var: Any, value: Any) -> dict[str, Any]:
     """Accept ``var='I', value=array``, ``value={'I': array}`` or lists of both."""
+    if var is not None and not isinstance(var, str):
+        if not isinstance(var, Sequence) or not var or not all(isinstance(v, str) for v in var):
+            raise ProblemError(
+                f"{kind}_var: expected a variable name or a list of names, got {_fmt(var)}"
+            )
+    if isinstance(value, Mapping) and not all(isinstance(k, str) for k in value):
+        raise ProblemError(f"{kind}: the keys of a dict must be variable names, got {_fmt(value)}")
+    if isinstance(value, Mapping) and not value:
+        raise ProblemError(f"{kind}: got an empty dict")
     if isinstance(value, Mapping):
         if var is not None and set([var] if isinstance(var, str) else var) != set(value):
             raise ProblemError(
@@ -235,8 +274,31 @@ class Problem:
             raise ProblemError("dt: required (e.g. dt=0.1*ms)")
         if get_dimensions(dt) != get_dimensions(second) or np.ndim(dt) != 0:
             raise ProblemError(f"dt: expected a time in seconds (e.g. 0.1*ms), got {_fmt(dt)}")
-        if float(dt) <= 0:
-            raise ProblemError(f"dt: must be > 0, got {dt}")
+        if not float(dt) > 0 or not np.isfinite(float(dt)):
+            raise ProblemError(f"dt: must be > 0 and finite, got {dt}")
+        for arg, code in (("method", method), ("threshold", threshold), ("reset", reset)):
+            if code is not None and (not isinstance(code, str) or not code.strip()):
+                raise ProblemError(f"{arg}: expected a non-empty string or None, got {_fmt(code)}")
+        if not (
+            isinstance(refractory, bool | str)
+            or refractory is None
+            or (isinstance(refractory, Quantity) and np.ndim(refractory) == 0)
+        ):
+            raise ProblemError(
+                f"refractory: expected False, a time (e.g. 2*ms) or a condition string, "
+                f"got {_fmt(refractory)}"
+            )
+        if isinstance(refractory, Quantity) and not (
+            get_dimensions(refractory) == second.dim and 0 <= float(refractory) < np.inf
+        ):
+            raise ProblemError(f"refractory: expected a finite time >= 0, got {_fmt(refractory)}")
+        if param_init is not None and not isinstance(param_init, Mapping):
+            raise ProblemError(
+                f"param_init: expected a dict of initial values (e.g. {{'v': -70*mV}}), "
+                f"got {_fmt(param_init)}"
+            )
+        if namespace is not None and not isinstance(namespace, Mapping):
+            raise ProblemError(f"namespace: expected a dict, got {_fmt(namespace)}")
 
         # ---- inputs
         if input is None:
@@ -271,7 +333,9 @@ class Problem:
                     raise ProblemError(
                         "threshold: required when spikes are observed (output_var='spikes')"
                     )
-                outputs[name] = _as_spike_trains("output['spikes']", value, n_traces)
+                outputs[name] = _as_spike_trains(
+                    "output['spikes']", value, n_traces, n_steps * float(dt)
+                )
                 output_units[name] = second
                 continue
             if name not in eqs.names:
@@ -303,6 +367,10 @@ class Problem:
                     f"param_init[{name!r}]: expected units of {get_unit(eqs[name].dim)!r}, "
                     f"got {_fmt(value)}"
                 )
+            if np.ndim(value) != 0 or not np.isfinite(float(value)):
+                raise ProblemError(
+                    f"param_init[{name!r}]: expected one finite value, got {_fmt(value)}"
+                )
             init[name] = float(value)
 
         # ---- namespace: capture the constants the model refers to
@@ -328,6 +396,17 @@ class Problem:
                 f"nor found in the caller's namespace; define them before creating the "
                 f"Inferencer or pass namespace={{...}}"
             )
+        # ---- the model strings and the inputs' units, checked by Brian 2 itself
+        check_model(
+            eqs,
+            input_units,
+            resolved,
+            float(dt),
+            method=method,
+            threshold=threshold,
+            reset=reset,
+            refractory=refractory,
+        )
         return cls(
             equations=eqs,
             inputs=inputs,

@@ -38,6 +38,7 @@ from brian2 import seed as brian_seed
 from brian2.devices.device import RuntimeDevice, reset_device
 from brian2.units.fundamentalunits import DIMENSIONLESS
 
+from ..modelcheck import unit_code
 from ..problem import Problem
 from .noise import NoisePlan, fill_noise, plan_noise
 from .result import SimulationResult
@@ -86,10 +87,6 @@ class Recording:
         steps = {r.dt for r in recs if r.variables}
         dt = steps.pop() if len(steps) == 1 else None
         return cls(variables, any(r.spikes for r in recs), dt)
-
-
-def _unit_code(dim: Any) -> str:
-    return "1" if dim is DIMENSIONLESS else repr(get_unit(dim))
 
 
 @contextlib.contextmanager
@@ -168,7 +165,7 @@ def build_parts(
             namespace[name] = TimedArray(values.T, dt=problem.dt * second, name=name)
             call = f"{name}(t, i % {_N_TRACES})"
         # The TimedArray holds SI floats; restore the units in the equation.
-        unit = _unit_code(dim)
+        unit = unit_code(dim)  # parentheses-free: Brian refuses 'amp / (meter ** 2)' here
         scale = "" if dim is DIMENSIONLESS else f" * {unit}"
         eqs += Equations(f"{var} = {call}{scale} : {unit}")
     kwargs: dict[str, Any] = {}
