@@ -34,7 +34,7 @@ SPIKES = "spikes"
 _BRIAN_INTERNALS = {"t", "dt", "i", "N", "xi", "t_in_timesteps", "lastspike", "not_refractory"}
 
 
-__all__ = ["SPIKES", "Problem", "ProblemError"]
+__all__ = ["SPIKES", "Problem", "ProblemError", "dimensions_of"]
 
 
 def _fmt(value: Any) -> str:
@@ -53,7 +53,7 @@ def _as_trace_array(name: str, value: Any) -> tuple[np.ndarray, Any]:
             raise ProblemError(
                 f"{name}: expected a 2-D array (n_traces, n_steps), got an empty list"
             )
-        dims = {get_dimensions(v) for v in value}
+        dims = {dimensions_of(f"{name}[{k}]", v) for k, v in enumerate(value)}
         if len(dims) > 1:
             raise ProblemError(f"{name}: all traces must have the same units, got {dims}")
         lengths = {np.shape(v) for v in value}
@@ -73,6 +73,26 @@ def _as_trace_array(name: str, value: Any) -> tuple[np.ndarray, Any]:
     if not np.all(np.isfinite(arr)):
         raise ProblemError(f"{name}: contains NaN or infinite values")
     return arr, get_unit(get_dimensions(value))
+
+
+def dimensions_of(where: str, value: Any) -> Any:
+    """Brian dimensions of ``value`` (lists of quantities too), or a ProblemError naming ``where``.
+
+    ``brian2.get_dimensions`` raises ``TypeError`` for lists, None, strings and other objects;
+    here those become one clear message.
+    """
+    if isinstance(value, str | bytes) or value is None:
+        raise ProblemError(f"{where}: expected a number or array with units, got {_fmt(value)}")
+    try:
+        return get_dimensions(value)
+    except (TypeError, AttributeError):
+        pass
+    try:
+        return get_dimensions(Quantity(value))
+    except Exception:  # Brian raises several types for mixed or non-numeric data
+        raise ProblemError(
+            f"{where}: expected a number or array with units, got {_fmt(value)}"
+        ) from None
 
 
 def _float_array(name: str, value: Any) -> np.ndarray:
@@ -96,7 +116,7 @@ def _as_spike_trains(
         )
     trains = []
     for k, train in enumerate(value):
-        dim = get_dimensions(train)
+        dim = dimensions_of(f"{name}[{k}]", train)
         if dim is not DIMENSIONLESS and dim != second.dim:
             raise ProblemError(f"{name}[{k}]: spike times must be in seconds, got units {dim}")
         times = _float_array(f"{name}[{k}]", train)
@@ -272,7 +292,11 @@ class Problem:
             raise ProblemError(f"model: expected a string or brian2.Equations, got {_fmt(model)}")
         if dt is None:
             raise ProblemError("dt: required (e.g. dt=0.1*ms)")
-        if get_dimensions(dt) != get_dimensions(second) or np.ndim(dt) != 0:
+        if (
+            isinstance(dt, str | bytes)
+            or dimensions_of("dt", dt) != get_dimensions(second)
+            or np.ndim(dt) != 0
+        ):
             raise ProblemError(f"dt: expected a time in seconds (e.g. 0.1*ms), got {_fmt(dt)}")
         if not float(dt) > 0 or not np.isfinite(float(dt)):
             raise ProblemError(f"dt: must be > 0 and finite, got {dt}")
@@ -362,7 +386,7 @@ class Problem:
                 raise ProblemError(
                     f"param_init: {name!r} is not a variable of the model ({sorted(eqs.names)})"
                 )
-            if get_dimensions(value) != eqs[name].dim:
+            if dimensions_of(f"param_init[{name!r}]", value) != eqs[name].dim:
                 raise ProblemError(
                     f"param_init[{name!r}]: expected units of {get_unit(eqs[name].dim)!r}, "
                     f"got {_fmt(value)}"
