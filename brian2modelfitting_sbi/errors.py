@@ -32,7 +32,7 @@ class NotFittedError(Brian2SbiError, RuntimeError):
     """
 
 
-class UserCallableError(Brian2SbiError, RuntimeError):
+class UserCallableError(Brian2SbiError, ValueError):
     """A user's feature or metric callable failed, or returned something unusable.
 
     The message names the callable and the trace (output variable and trace index).

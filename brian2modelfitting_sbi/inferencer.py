@@ -17,6 +17,7 @@ from brian2 import Quantity
 from .backends import get_backend
 from .diagnostics import warn_if_outside
 from .features import as_provider
+from .features.base import observed_features
 from .features.embedding import check_backend_features, learned_features
 from .priors import ParameterSpace
 from .problem import Problem, ProblemError
@@ -119,7 +120,7 @@ class Inferencer(PosteriorWorkflow):
         self.features = as_provider(features, self.problem)
         self.target = target
         observed = SimulationResult.from_observed(self.problem)
-        self.x_o = np.asarray(self.features.compute(observed), dtype=float)
+        self.x_o = observed_features(self.features, observed, self.feature_names)
         if not np.all(np.isfinite(self.x_o)):
             bad = [
                 n
