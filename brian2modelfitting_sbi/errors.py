@@ -12,6 +12,7 @@ __all__ = [
     "Brian2SbiError",
     "NotFittedError",
     "ProblemError",
+    "SavedFileError",
     "UserCallableError",
     "require_fitted",
 ]
@@ -30,6 +31,10 @@ class NotFittedError(Brian2SbiError, RuntimeError):
 
     The message says which call to make first.
     """
+
+
+class SavedFileError(Brian2SbiError, ValueError):
+    """A saved inference is damaged, malformed, of another format, or holds something unsafe."""
 
 
 class UserCallableError(Brian2SbiError, ValueError):

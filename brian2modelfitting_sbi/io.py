@@ -23,12 +23,14 @@ posterior predictive traces need. Pass ``features=`` to :func:`load` to simulate
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import numbers
 import os
 import warnings
 import zipfile
+import zlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -43,6 +45,7 @@ from brian2.equations.equations import (
 )
 from brian2.units.fundamentalunits import DIMENSIONLESS, get_dimensions, get_or_create_dimension
 
+from .errors import Brian2SbiError, NotFittedError, SavedFileError
 from .features.base import FeatureProvider
 from .modelcheck import unit_code
 from .problem import SPIKES, Problem, ProblemError
@@ -51,10 +54,6 @@ from .simulation import Recording, SimulationResult
 FORMAT = "brian2modelfitting-sbi/inference"
 VERSION = 1
 _MEMBERS = ("meta.json", "arrays.npz", "weights.pt")
-
-
-class SavedFileError(ValueError):
-    """A saved inference is malformed, of another format, or holds something unsafe."""
 
 
 # ---------------------------------------------------------------------- units and values
@@ -231,7 +230,8 @@ def save(inferencer: Any, path: str | os.PathLike) -> None:
     backend = inferencer.backend
     net = getattr(backend, "density_estimator", None)
     if inferencer.posterior is None or not isinstance(net, torch.nn.Module):
-        raise RuntimeError("save: nothing trained yet; call infer() (or train()) first")
+        raise NotFittedError("save: nothing trained yet; call infer() (or train()) first")
+    _check_save_path(path)
     for attr in ("estimator", "estimator_options", "training", "sampling", "_builder"):
         if not hasattr(backend, attr):
             raise SavedFileError(
@@ -300,25 +300,64 @@ def save(inferencer: Any, path: str | os.PathLike) -> None:
     np.savez(array_buf, **arrays)
     state = {k: v.detach().cpu() for k, v in net.state_dict().items()}
     torch.save(state, weight_buf)
+    meta["checksums"] = {
+        "arrays.npz": hashlib.sha256(array_buf.getvalue()).hexdigest(),
+        "weights.pt": hashlib.sha256(weight_buf.getvalue()).hexdigest(),
+    }
     with zipfile.ZipFile(os.fspath(path), "w", compression=zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("meta.json", json.dumps(meta, indent=1))
         zf.writestr("arrays.npz", array_buf.getvalue())
         zf.writestr("weights.pt", weight_buf.getvalue())
 
 
+def _check_save_path(path: Any) -> None:
+    """A file path whose folder exists and that is not a folder itself."""
+    if not isinstance(path, str | os.PathLike) or not os.fspath(path):
+        raise ProblemError(f"path: expected a file path (str or os.PathLike), got {path!r}")
+    target = os.path.abspath(os.fspath(path))
+    if os.path.isdir(target):
+        raise ProblemError(f"path: {os.fspath(path)!r} is a directory; give a file name")
+    folder = os.path.dirname(target)
+    if not os.path.isdir(folder):
+        raise ProblemError(f"path: the folder {folder!r} does not exist")
+
+
+def _member(zf: zipfile.ZipFile, name: str, path: str) -> bytes:
+    """The bytes of one member (the zip's CRC-32 is checked on reading)."""
+    try:
+        return zf.read(name)
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        raise SavedFileError(
+            f"{path}: damaged member {name} ({type(exc).__name__}: {exc})"
+        ) from exc
+
+
+def _verify(name: str, data: bytes, meta: dict, path: str) -> None:
+    """Compare a member with the SHA-256 recorded at save time (files before it have none)."""
+    sums = meta.get("checksums")
+    expected = sums.get(name) if isinstance(sums, dict) else None
+    if expected is not None and hashlib.sha256(data).hexdigest() != expected:
+        raise SavedFileError(
+            f"{path}: damaged member {name} (checksum mismatch: it changed after saving)"
+        )
+
+
 # ---------------------------------------------------------------------- load
 def read(path: str | os.PathLike, device: str = "cpu") -> tuple[dict, dict, dict]:
     """``(meta, arrays, state_dict)`` of a saved inference, read without unpickling."""
+    if not isinstance(path, str | os.PathLike) or not os.fspath(path):
+        raise ProblemError(f"path: expected a file path (str or os.PathLike), got {path!r}")
+    where = os.fspath(path)
     try:
-        zf = zipfile.ZipFile(os.fspath(path))
-    except (OSError, zipfile.BadZipFile) as exc:
-        raise SavedFileError(f"{os.fspath(path)}: not a saved inference ({exc})") from exc
+        zf = zipfile.ZipFile(where)
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        raise SavedFileError(f"{where}: not a saved inference ({exc})") from exc
     with zf:
         missing = [m for m in _MEMBERS if m not in zf.namelist()]
         if missing:
-            raise SavedFileError(f"{os.fspath(path)}: not a saved inference (missing {missing})")
+            raise SavedFileError(f"{where}: not a saved inference (missing {missing})")
         try:
-            meta = json.loads(zf.read("meta.json").decode("utf-8"))
+            meta = json.loads(_member(zf, "meta.json", where).decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise SavedFileError(f"meta.json: not valid JSON ({exc})") from exc
         if not isinstance(meta, dict) or meta.get("format") != FORMAT:
@@ -329,21 +368,28 @@ def read(path: str | os.PathLike, device: str = "cpu") -> tuple[dict, dict, dict
                 f"reads version {VERSION}"
             )
         try:
-            with np.load(io.BytesIO(zf.read("arrays.npz")), allow_pickle=False) as npz:
+            raw_arrays = _member(zf, "arrays.npz", where)
+            with np.load(io.BytesIO(raw_arrays), allow_pickle=False) as npz:
                 arrays = {k: npz[k] for k in npz.files}
-        except ValueError as exc:
+        except SavedFileError:
+            raise
+        except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
             raise SavedFileError(
                 f"arrays.npz: refused ({exc}); saved inferences hold plain numeric arrays only"
             ) from exc
+        _verify("arrays.npz", raw_arrays, meta, where)
         try:
-            state = torch.load(
-                io.BytesIO(zf.read("weights.pt")), map_location=device, weights_only=True
-            )
+            raw_weights = _member(zf, "weights.pt", where)
+            state = torch.load(io.BytesIO(raw_weights), map_location=device, weights_only=True)
+        except SavedFileError:
+            raise
         except Exception as exc:  # noqa: BLE001 - torch raises UnpicklingError, RuntimeError...
+            first = (str(exc).splitlines() or [""])[0]
             raise SavedFileError(
-                f"weights.pt: refused ({type(exc).__name__}: {str(exc).splitlines()[0]}); saved "
+                f"weights.pt: refused ({type(exc).__name__}: {first}); saved "
                 f"inferences hold a plain state dict of tensors only"
             ) from exc
+        _verify("weights.pt", raw_weights, meta, where)
     if not isinstance(state, dict) or not all(
         isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
     ):
@@ -446,7 +492,9 @@ def load(
         return _rebuild(
             cls, meta, arrays, state, features, namespace, backend, embedding_net, device
         )
-    except (KeyError, TypeError, AttributeError, IndexError) as exc:
+    except Brian2SbiError:
+        raise
+    except (KeyError, TypeError, AttributeError, IndexError, ValueError) as exc:
         raise SavedFileError(
             f"{os.fspath(path)}: malformed saved inference ({type(exc).__name__}: {exc})"
         ) from exc
