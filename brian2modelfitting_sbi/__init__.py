@@ -6,6 +6,7 @@ brian2modelfitting's fitters and returns a posterior over the model parameters.
 
 from .amortized import AmortizedResults, NotAmortizedError, RecordingPosterior
 from .backends import InferenceBackend, get_backend, list_backends, refresh_backends
+from .errors import Brian2SbiError, NotFittedError
 from .features import FeatureProvider, vectorized
 from .inferencer import Inferencer
 from .priors import ParameterSpace
@@ -15,6 +16,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AmortizedResults",
+    "Brian2SbiError",
+    "NotFittedError",
     "NotAmortizedError",
     "RecordingPosterior",
     "FeatureProvider",

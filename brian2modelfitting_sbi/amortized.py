@@ -30,6 +30,7 @@ from brian2 import Quantity, second
 from brian2.units.fundamentalunits import DIMENSIONLESS, get_dimensions
 
 from .diagnostics import Z_LIMIT, FeatureOutlier, check_observation
+from .errors import Brian2SbiError, require_fitted
 from .problem import (
     SPIKES,
     Problem,
@@ -52,7 +53,7 @@ MAX_BATCH_DRAWS = 2**20
 _SBI_BATCH_CAP = 100_000
 
 
-class NotAmortizedError(RuntimeError):
+class NotAmortizedError(Brian2SbiError, RuntimeError):
     """The trained posterior cannot be reused for other recordings."""
 
 
@@ -265,7 +266,7 @@ def check_protocol(
     ``None`` means "the training protocol" and is not checked.
     """
     if dt is not None:
-        if get_dimensions(dt) != second.dim or np.ndim(dt) != 0:
+        if not isinstance(dt, Quantity) or np.ndim(dt) != 0 or get_dimensions(dt) != second.dim:
             raise ProblemError(f"dt: expected a time (e.g. 0.1*ms), got {dt!r}")
         if not np.isclose(float(dt), problem.dt, rtol=1e-9, atol=0):
             raise ProblemError(
@@ -335,7 +336,7 @@ def normalize_recording(
     for var, value in given.items():
         where = f"{label}[{var!r}]"
         if var == SPIKES:
-            out[var] = _as_spike_trains(where, value, problem.n_traces)
+            out[var] = _as_spike_trains(where, value, problem.n_traces, problem.duration)
             continue
         arr, unit = _as_trace_array(where, value)
         expected = problem.output_units[var]
@@ -369,8 +370,8 @@ def amortization_status(inferencer: Any) -> tuple[bool, str]:
     Raises :class:`NotAmortizedError` for multi-round SNPE (refused), and ``RuntimeError``
     when nothing is trained yet.
     """
-    if getattr(inferencer, "posterior", None) is None or inferencer.backend is None:
-        raise RuntimeError("no posterior yet: call infer() first")
+    require_fitted(getattr(inferencer, "posterior", None), "posterior", "infer()")
+    require_fitted(inferencer.backend, "posterior", "infer()")
     backend = inferencer.backend
     kind = type(backend).__name__
     proposals = getattr(inferencer, "_proposals", None)

@@ -17,6 +17,7 @@ from typing import Any
 import cloudpickle
 import numpy as np
 
+from .errors import require_fitted
 from .problem import ProblemError
 from .simulation import (
     ChunkTask,
@@ -223,8 +224,7 @@ def calibrate(
     for name, value in (("n_tests", n_tests), ("n_posterior_samples", n_posterior_samples)):
         if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 2:
             raise ProblemError(f"{name}: expected an integer >= 2, got {value!r}")
-    if inferencer.posterior is None:
-        raise RuntimeError("no posterior yet: call infer() first")
+    require_fitted(inferencer.posterior, "posterior", "infer()")
     if len(inferencer.rounds) > 1:
         warnings.warn(
             "calibrate: the posterior comes from several (sequential) rounds and is trained "

@@ -16,6 +16,7 @@ from brian2 import Quantity
 
 from .backends import get_backend
 from .diagnostics import warn_if_outside
+from .errors import NotFittedError, require_fitted
 from .features import as_provider
 from .features.base import observed_features
 from .features.embedding import check_backend_features, learned_features
@@ -153,7 +154,10 @@ class Inferencer(PosteriorWorkflow):
         Derived from the first round of simulations, so it is fixed once training starts.
         """
         if not self.rounds:
-            raise RuntimeError("no simulations yet: the feature scale comes from the first round")
+            raise NotFittedError(
+                "no simulations yet: the feature scale comes from the first round; call "
+                "simulate() (or infer()) first"
+            )
         return feature_scale(self.x[: self.rounds[0].n_simulations])
 
     def x_to_torch(self, x: np.ndarray) -> torch.Tensor:
@@ -467,7 +471,7 @@ class Inferencer(PosteriorWorkflow):
         """
         check_invalid(invalid, fill_value, self.feature_names)
         if not self.rounds:
-            raise RuntimeError("no simulations yet: call simulate() (or infer()) first")
+            raise NotFittedError("no simulations yet: call simulate() (or infer()) first")
         cls = get_backend(backend)
         if seed is not None:
             torch.manual_seed(seed)
@@ -521,8 +525,7 @@ class Inferencer(PosteriorWorkflow):
 
     def build_posterior(self, threads: int | None = 1) -> Any:
         """Build the posterior of the trained backend at the observed features."""
-        if self.backend is None:
-            raise RuntimeError("no trained backend yet: call train() (or infer()) first")
+        require_fitted(self.backend, "trained backend", "train() (or infer())")
         with torch_threads(threads):
             self.posterior = self.backend.build_posterior(
                 self.x_to_torch(self.x_o)
@@ -552,8 +555,7 @@ class Inferencer(PosteriorWorkflow):
 
     # ------------------------------------------------------------------ results
     def _require_posterior(self) -> None:
-        if self.posterior is None:
-            raise RuntimeError("no posterior yet: call infer() first")
+        require_fitted(self.posterior, "posterior", "infer()")
 
     def sample_array(self, n: int, seed: int | None = None, threads: int | None = 1) -> np.ndarray:
         """``n`` posterior samples as SI floats ``(n, d)``, columns in ``space.names`` order.
@@ -566,6 +568,7 @@ class Inferencer(PosteriorWorkflow):
 
     def sample(self, n: int, seed: int | None = None) -> dict[str, Quantity]:
         """``n`` posterior samples as a dict name → Quantity array."""
+        self._require_posterior()
         return self.space.to_quantities(self.sample_array(n, seed))
 
 

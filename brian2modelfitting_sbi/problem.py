@@ -105,7 +105,7 @@ def _float_array(name: str, value: Any) -> np.ndarray:
 
 
 def _as_spike_trains(
-    name: str, value: Any, n_traces: int, duration: float
+    name: str, value: Any, n_traces: int, duration: float | None = None
 ) -> list[np.ndarray]:
     if isinstance(value, Quantity | np.ndarray) and np.ndim(value) == 1 and n_traces == 1:
         value = [value]
@@ -127,7 +127,8 @@ def _as_spike_trains(
         times = np.sort(times.ravel())
         if not np.all(np.isfinite(times)):
             raise ProblemError(f"{name}[{k}]: spike times contain NaN or infinite values")
-        if len(times) and (times[0] < 0 or times[-1] > duration):
+        end = np.inf if duration is None else duration
+        if len(times) and (times[0] < 0 or times[-1] > end):
             raise ProblemError(
                 f"{name}[{k}]: spike times must lie within the recording, 0 s to {duration} s "
                 f"(n_steps * dt), got times from {times[0]} s to {times[-1]} s"

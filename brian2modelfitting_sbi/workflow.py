@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from brian2 import Quantity
 
+from .errors import NotFittedError, require_fitted
 from .problem import ProblemError
 
 
@@ -26,8 +27,7 @@ class PosteriorWorkflow:
 
     # ------------------------------------------------------------------ helpers
     def _require_posterior(self) -> None:
-        if getattr(self, "posterior", None) is None:
-            raise RuntimeError("no posterior yet: call infer() first")
+        require_fitted(getattr(self, "posterior", None), "posterior", "infer()")
 
     def _condition(self, condition: Mapping[str, Quantity] | None) -> np.ndarray:
         """SI point for conditional views: ``condition`` (complete dict) or the MAP."""
@@ -138,7 +138,7 @@ class PosteriorWorkflow:
         from .predictive import simulate_outputs
 
         if self.space is None:
-            raise RuntimeError("no parameter space yet: call infer() (or set_bounds()) first")
+            raise NotFittedError("no parameter space yet: call infer() (or set_bounds()) first")
         if params is None:
             self._require_posterior()
             _check_count("n_samples", n_samples, 1)
@@ -286,6 +286,8 @@ class PosteriorWorkflow:
         :func:`~brian2modelfitting_sbi.diagnostics.check_observation`); empty if none."""
         from .diagnostics import Z_LIMIT, check_observation
 
+        if not getattr(self, "rounds", None):
+            raise NotFittedError("no simulations yet: call simulate() (or infer()) first")
         return check_observation(
             self.x, self.x_o, self.feature_names, Z_LIMIT if z_limit is None else z_limit
         )

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
+from ..errors import ProblemError
+
 GROUP = "brian2modelfitting.inference_backends"
 
 
@@ -34,7 +36,7 @@ class BackendInfo:
         return self.error is None
 
 
-class UnknownBackendError(ValueError):
+class UnknownBackendError(ProblemError):
     """Raised for a backend name that no installed distribution provides."""
 
 
