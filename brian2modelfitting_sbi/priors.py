@@ -91,7 +91,12 @@ class ParameterSpace:
         for name in names:
             value = bounds[name]
             unit = problem.parameter_unit(name)
-            if not isinstance(value, Sequence | np.ndarray | Quantity) or len(value) != 2:
+            if (
+                not isinstance(value, Sequence | np.ndarray | Quantity)
+                or isinstance(value, str | bytes)
+                or np.ndim(value) == 0
+                or len(value) != 2
+            ):
                 raise ProblemError(
                     f"bounds[{name!r}]: expected [lower, upper] in {unit!r}, got {value!r}"
                 )

@@ -34,6 +34,7 @@ import numbers
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
 import torch
 
 #: sbi 0.27's own training defaults (the benchmark's "sbi defaults" column).
@@ -251,9 +252,18 @@ def resolve_auto_sampling(options: dict[str, Any], acceptance: float) -> dict[st
     return out
 
 
+def check_threads(n: Any) -> None:
+    """Refuse a ``threads`` argument that is not None or an integer >= 1."""
+    if n is not None and (isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1):
+        from .errors import ProblemError
+
+        raise ProblemError(f"threads: expected an integer >= 1 or None, got {n!r}")
+
+
 @contextlib.contextmanager
 def torch_threads(n: int | None) -> Iterator[None]:
     """Run the block with ``n`` torch threads (unchanged if None), then restore."""
+    check_threads(n)
     if n is None:
         yield
         return

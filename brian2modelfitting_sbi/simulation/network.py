@@ -39,7 +39,7 @@ from brian2.devices.device import RuntimeDevice, reset_device
 from brian2.units.fundamentalunits import DIMENSIONLESS
 
 from ..modelcheck import unit_code
-from ..problem import Problem
+from ..problem import Problem, ProblemError
 from .noise import NoisePlan, fill_noise, plan_noise
 from .result import SimulationResult
 
@@ -112,7 +112,7 @@ def resolve_device(standalone: bool | None) -> str:
     if standalone is None:
         return "runtime" if isinstance(get_device(), RuntimeDevice) else "cpp_standalone"
     if not isinstance(standalone, bool):
-        raise ValueError(f"standalone: expected True, False or None, got {standalone!r}")
+        raise ProblemError(f"standalone: expected True, False or None, got {standalone!r}")
     return "cpp_standalone" if standalone else "runtime"
 
 

@@ -144,6 +144,10 @@ class SimulationStore:
     """
 
     def __init__(self, path: str | os.PathLike, identity: dict[str, Any]) -> None:
+        if not isinstance(path, str | os.PathLike) or not str(os.fspath(path)).strip():
+            raise ProblemError(
+                f"store: expected a directory path (str or os.PathLike), got {path!r}"
+            )
         self.path = Path(path)
         if self.path.exists() and not self.path.is_dir():
             raise ProblemError(f"store: {str(self.path)!r} exists and is not a directory")
