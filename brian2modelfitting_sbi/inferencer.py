@@ -567,6 +567,10 @@ class Inferencer(PosteriorWorkflow):
         the global random states are restored afterwards).
         """
         self._require_posterior()
+        _check_count("n", n)
+        if seed is not None:
+            resolve_seed(seed)
+        check_threads(threads)
         return draw(self.posterior, self.space, n, seed, threads)
 
     def sample(self, n: int, seed: int | None = None) -> dict[str, Quantity]:

@@ -146,7 +146,16 @@ class ParameterSpace:
             value = params[name]
             if dimensions_of(f"params[{name!r}]", value) != get_dimensions(unit):
                 raise ProblemError(f"params[{name!r}]: expected units of {unit!r}, got {value!r}")
-            cols.append(np.asarray(value, dtype=float))
+            col = np.asarray(value, dtype=float)
+            if not np.all(np.isfinite(col)):
+                raise ProblemError(f"params[{name!r}]: expected finite values, got {value!r}")
+            cols.append(col)
+        shapes = {c.shape for c in cols}
+        if len(shapes) > 1:
+            raise ProblemError(
+                f"params: every parameter needs the same number of values, got shapes "
+                f"{dict(zip(self.names, [c.shape for c in cols], strict=True))}"
+            )
         return np.stack(cols, axis=-1)
 
     def label(self, j: int) -> str:

@@ -76,6 +76,7 @@ def map_estimate(
     """
     from sbi.inference import DirectPosterior
 
+    _check_map_options(options)
     settings = {**DEFAULT_MAP_OPTIONS, **options}
     with seeded(seed), torch_threads(threads):
         if isinstance(posterior, DirectPosterior) and "init_method" not in settings:
@@ -85,6 +86,31 @@ def map_estimate(
             )
         best = posterior.map(show_progress_bars=False, force_update=True, **settings)
     return space.from_torch(best.reshape(-1, space.dim))[0]
+
+
+#: The ``posterior.map`` settings :func:`map_estimate` passes on (besides seed and threads).
+MAP_OPTION_NAMES = (*DEFAULT_MAP_OPTIONS, "init_method", "save_best_every")
+
+
+def _check_map_options(options: Mapping[str, Any]) -> None:
+    """Refuse unknown ``map`` settings and counts that are not positive integers."""
+    unknown = sorted(set(options) - set(MAP_OPTION_NAMES))
+    if unknown:
+        raise ProblemError(
+            f"map options: unknown {unknown}; expected some of {list(MAP_OPTION_NAMES)} "
+            f"(and seed, threads)"
+        )
+    for name in ("num_iter", "num_to_optimize", "num_init_samples", "save_best_every"):
+        value = options.get(name)
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1
+        ):
+            raise ProblemError(f"map options: {name} must be an integer >= 1, got {value!r}")
+    rate = options.get("learning_rate")
+    if rate is not None and (
+        isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 < rate < np.inf
+    ):
+        raise ProblemError(f"map options: learning_rate must be a number > 0, got {rate!r}")
 
 
 def log_prob(
