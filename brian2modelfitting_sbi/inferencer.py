@@ -39,7 +39,7 @@ from .simulation import (
     simulate_features,
     store_identity,
 )
-from .training import check_threads, torch_threads
+from .training import check_seed, check_threads, torch_threads
 from .workflow import PosteriorWorkflow
 
 
@@ -236,8 +236,7 @@ class Inferencer(PosteriorWorkflow):
         """
         _check_count("n_samples", n_samples)
         _check_count("n_rounds", n_rounds)
-        if seed is not None:
-            resolve_seed(seed)
+        check_seed(seed)
         check_threads(threads)
         check_invalid(invalid, fill_value, self.feature_names)
         # unknown names, and backends that cannot learn from these features, fail before
@@ -568,8 +567,7 @@ class Inferencer(PosteriorWorkflow):
         """
         self._require_posterior()
         _check_count("n", n)
-        if seed is not None:
-            resolve_seed(seed)
+        check_seed(seed)
         check_threads(threads)
         return draw(self.posterior, self.space, n, seed, threads)
 

@@ -252,6 +252,16 @@ def resolve_auto_sampling(options: dict[str, Any], acceptance: float) -> dict[st
     return out
 
 
+def check_seed(seed: Any) -> None:
+    """Refuse a user's ``seed`` that is not None or an integer in ``[0, 2**63)`` (torch's)."""
+    if seed is not None and (
+        isinstance(seed, bool) or not isinstance(seed, int | np.integer) or not 0 <= seed < 2**63
+    ):
+        from .errors import ProblemError
+
+        raise ProblemError(f"seed: expected an integer in [0, 2**63) or None, got {seed!r}")
+
+
 def check_threads(n: Any) -> None:
     """Refuse a ``threads`` argument that is not None or an integer >= 1."""
     if n is not None and (isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1):

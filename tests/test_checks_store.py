@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import warnings
 
 import numpy as np
@@ -36,11 +37,20 @@ def _simulate(store):
     return inf.simulate(N, seed=SEED, chunk_size=CHUNK, store=store, progress=False, **BOUNDS)
 
 
-@pytest.fixture
-def stored(tmp_path):
-    """A finished store and the data of that undamaged run."""
-    store = tmp_path / "store"
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory):
+    """One finished store and the data of that undamaged run (copied for each test)."""
+    store = tmp_path_factory.mktemp("pristine") / "store"
     theta, x = _simulate(store)
+    return store, theta, x
+
+
+@pytest.fixture
+def stored(pristine, tmp_path):
+    """A fresh copy of the finished store, with the data of the undamaged run."""
+    source, theta, x = pristine
+    store = tmp_path / "store"
+    shutil.copytree(source, store)
     return store, theta, x
 
 
