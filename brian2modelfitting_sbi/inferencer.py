@@ -352,6 +352,7 @@ class Inferencer(PosteriorWorkflow):
         _check_count("n_samples", n_samples)
         if chunk_size is not None:
             _check_count("chunk_size", chunk_size)
+        check_threads(threads)
         entropy = resolve_seed(seed)
         device_name = resolve_device(standalone)
         if bounds or self.space is None:
