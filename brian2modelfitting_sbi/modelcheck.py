@@ -22,7 +22,7 @@ from brian2.utils.logger import catch_logs
 
 from .errors import ProblemError
 
-__all__ = ["check_init_expression", "check_model", "unit_code"]
+__all__ = ["check_init_expression", "check_model", "parse_equations", "unit_code"]
 
 _BASE_UNITS = ("metre", "kilogram", "second", "amp", "kelvin", "mole", "candela")
 _GROUP = "sbi_model_check"
@@ -50,6 +50,27 @@ def unit_code(dim: Any) -> str:
 
 
 @contextlib.contextmanager
+def _unregistered_units() -> Iterator[None]:
+    """Units created inside the block stay out of Brian's registry of display names."""
+    old = Unit.automatically_register_units
+    Unit.automatically_register_units = False
+    try:
+        yield
+    finally:
+        Unit.automatically_register_units = old
+
+
+def parse_equations(text: str) -> Equations:
+    """``Equations(text)`` without registering the units its unit strings create.
+
+    Parsing ``metre ** -2 * amp`` creates a unit of that name, which Brian would otherwise
+    register and then use to display the user's ``amp/meter**2`` quantities.
+    """
+    with _unregistered_units():
+        return Equations(text)
+
+
+@contextlib.contextmanager
 def _checking() -> Iterator[list]:
     """Runtime device, numpy target, no unit registration and Brian's logs captured."""
     standalone = not isinstance(get_device(), RuntimeDevice)
@@ -59,13 +80,10 @@ def _checking() -> Iterator[list]:
     prefs.codegen.target = "numpy"
     # Parsing unit strings creates units; keep them out of Brian's registry, so that checking
     # changes nothing of how the user's units print.
-    old_register = Unit.automatically_register_units
-    Unit.automatically_register_units = False
     try:
-        with catch_logs() as logs:
+        with _unregistered_units(), catch_logs() as logs:
             yield logs
     finally:
-        Unit.automatically_register_units = old_register
         prefs.codegen.target = old_target
         if standalone:
             reset_device()

@@ -95,6 +95,13 @@ def test_per_area_input_output_and_parameters_simulate(area):
     assert x[:, mean_v[1]].mean() > x[:, mean_v[0]].mean()
 
 
+def test_simulating_keeps_the_users_unit_names(area):
+    inf = Inferencer(**area, features={"v": [np.mean]})
+    inf.simulate(2, seed=1, progress=False, **BOUNDS)
+    # the generated 'metre ** -2 * amp' did not replace the user's name for the unit
+    assert repr(get_unit((uA / cm**2).dim)) == "amp / (meter ** 2)"
+
+
 def test_per_area_units_infer_end_to_end(area):
     inf = Inferencer(**area, features={"v": [np.mean, np.std], "j": [np.mean]})
     inf.infer(

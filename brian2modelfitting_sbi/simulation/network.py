@@ -21,7 +21,6 @@ from typing import Any, ClassVar
 
 import numpy as np
 from brian2 import (
-    Equations,
     Network,
     NeuronGroup,
     Quantity,
@@ -38,7 +37,7 @@ from brian2 import seed as brian_seed
 from brian2.devices.device import RuntimeDevice, reset_device
 from brian2.units.fundamentalunits import DIMENSIONLESS
 
-from ..modelcheck import unit_code
+from ..modelcheck import parse_equations, unit_code
 from ..problem import Problem, ProblemError
 from .noise import NoisePlan, fill_noise, plan_noise
 from .result import SimulationResult
@@ -167,7 +166,7 @@ def build_parts(
         # The TimedArray holds SI floats; restore the units in the equation.
         unit = unit_code(dim)  # parentheses-free: Brian refuses 'amp / (meter ** 2)' here
         scale = "" if dim is DIMENSIONLESS else f" * {unit}"
-        eqs += Equations(f"{var} = {call}{scale} : {unit}")
+        eqs += parse_equations(f"{var} = {call}{scale} : {unit}")
     kwargs: dict[str, Any] = {}
     if problem.threshold is not None:
         kwargs["threshold"] = problem.threshold
