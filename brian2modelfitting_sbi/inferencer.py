@@ -21,8 +21,9 @@ from brian2.core.namespace import get_local_namespace
 from ._version import __version__
 from .archive import SavedFeatures, load_saved, save
 from .backends import get_backend
-from .errors import NotFittedError, ProblemError, check_count, renamed
+from .errors import ProblemError, check_count, check_seed, renamed, require_fitted
 from .features import as_provider
+from .features.base import observed_features
 from .inference.fit import check_capabilities, restore_backend, saved_history, train_backend
 from .inference.options import (
     SamplingOptions,
@@ -104,7 +105,7 @@ class Inferencer(ResultMethods):
         self.features = as_provider(features, self.problem)
         self.target = target
         observed = SimulationResult.from_observed(self.problem)
-        self.x_o = np.asarray(self.features.compute(observed), dtype=float)
+        self.x_o = observed_features(self.features, observed, self.feature_names)
         if not np.all(np.isfinite(self.x_o)):
             bad = [n for n, v in zip(self.feature_names, self.x_o[0], strict=True)
                    if not np.isfinite(v)]
@@ -182,8 +183,7 @@ class Inferencer(ResultMethods):
     def x_scale(self) -> np.ndarray:
         """Per-feature scale applied before torch (see :mod:`~brian2modelfitting_sbi.scaling`),
         from the first round of simulations (fixed once training starts)."""
-        if not len(self._history):
-            raise NotFittedError("no simulations yet: the feature scale comes from the first round")
+        require_fitted(self._history.rounds, "simulations", "simulate() (or infer())")
         return self._history.x_scale
 
     def x_to_torch(self, x: np.ndarray) -> torch.Tensor:
@@ -245,6 +245,7 @@ class Inferencer(ResultMethods):
         n = renamed("n_samples", n_samples, "n_simulations", n_simulations)
         check_count("n_samples" if n_simulations is None else "n_simulations", n, 1)
         check_count("n_rounds", n_rounds, 1)
+        check_seed(seed)
         sim, fit, post, bounds = split_keywords(options, simulation, training, sampling)
         self._check_invalid(fit)
         check_capabilities(get_backend(backend), self.features, self.x_o.shape[1], fit, post,
@@ -313,6 +314,7 @@ class Inferencer(ResultMethods):
         """
         n = renamed("n_samples", n_samples, "n_simulations", n_simulations)
         check_count("n_samples" if n_simulations is None else "n_simulations", n, 1)
+        check_seed(seed)
         sim, _, _, bounds = split_keywords(options, simulation)
         if bounds or self._space is None:
             self.set_bounds(**bounds)
@@ -369,12 +371,12 @@ class Inferencer(ResultMethods):
         backend
             The trained backend (also ``self.backend``).
         """
+        check_seed(seed)
         _, fit, post, rest = split_keywords(options, None, training, sampling)
         if rest:
             raise TypeError(f"train() got unexpected keyword arguments {sorted(rest)}")
         self._check_invalid(fit)
-        if not len(self._history):
-            raise NotFittedError("no simulations yet: call simulate() (or infer()) first")
+        require_fitted(self._history.rounds, "simulations", "simulate() (or infer())")
         self._backend, self._appended = train_backend(
             get_backend(backend), self._backend, self._appended, self._history, self._space,
             self.features, self.feature_names, options=fit, sampling=post, seed=seed,
@@ -383,8 +385,7 @@ class Inferencer(ResultMethods):
 
     def build_posterior(self, threads: int | None = 1) -> Any:
         """Build the posterior of the trained backend at the observed features."""
-        if self._backend is None:
-            raise NotFittedError("no trained backend yet: call train() (or infer()) first")
+        require_fitted(self._backend, "trained backend", "train() (or infer())")
         with torch_threads(threads):
             estimate = self._backend.build_posterior(self.x_to_torch(self.x_o))
         self._adopt(estimate)
@@ -403,8 +404,7 @@ class Inferencer(ResultMethods):
         """Save problem, parameter space, backend, training data and network weights to
         ``path`` (a zip of JSON, npz and a state dict; see :mod:`~brian2modelfitting_sbi.archive`).
         """
-        if self._result is None:
-            raise NotFittedError("save: nothing trained yet; call infer() (or train()) first")
+        require_fitted(self._result, "posterior to save", "infer() (or train())")
         save(path, problem=self.problem, space=self._space, backend=self._backend,
              feature_names=self.feature_names, recording=self.features.recording(),
              provider=type(self.features).__name__, rounds=self._history.rounds,

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..errors import ProblemError
+from ..errors import Brian2SbiError, ProblemError, UserCallableError
 from ..simulation.network import Recording
 from ..simulation.result import SimulationResult
 
@@ -70,6 +70,46 @@ class FeatureProvider(ABC):
 
     def __add__(self, other: FeatureProvider) -> FeatureProvider:
         return CombinedFeatures([self, other])
+
+
+def observed_features(
+    provider: FeatureProvider, observed: SimulationResult, names: Sequence[str]
+) -> np.ndarray:
+    """The provider's features of the observed data, checked: ``(1, len(names))`` floats.
+
+    Computed before any simulation, so that a feature function that fails or returns
+    something else than numbers is reported at once, with the feature and the trace.
+
+    Raises
+    ------
+    UserCallableError
+        The provider (or a user function in it) failed or returned the wrong type or shape.
+    """
+    label = type(provider).__name__
+    try:
+        values = provider.compute(observed)
+    except UserCallableError as exc:
+        raise UserCallableError(f"on the observed data: {exc}") from exc
+    except Brian2SbiError:
+        raise
+    except Exception as exc:
+        raise UserCallableError(
+            f"features: {label}.compute failed on the observed data: {type(exc).__name__}: {exc}"
+        ) from exc
+    arr = None
+    if not isinstance(values, str | bytes) and values is not None:
+        arr = np.asarray(values)
+    if arr is None or arr.dtype.kind not in "biuf":
+        raise UserCallableError(
+            f"features: {label}.compute returned {type(values).__name__} on the observed data, "
+            f"expected a float array of shape (1, {len(names)})"
+        )
+    if arr.shape != (1, len(names)):
+        raise UserCallableError(
+            f"features: {label}.compute returned shape {arr.shape} on the observed data, "
+            f"expected (1, {len(names)}) (one row, one column per feature name)"
+        )
+    return arr.astype(float)
 
 
 def feature_major(values: np.ndarray) -> np.ndarray:

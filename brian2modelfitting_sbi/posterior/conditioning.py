@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from brian2 import Quantity
 
-from ..errors import NotAmortizedError, NotFittedError, ProblemError
+from ..errors import NotAmortizedError, ProblemError, require_fitted
 from ..priors import ParameterSpace
 from ..threads import torch_threads
 from .batch import MAP_STARTS, batched_map, content_seed, draw_batched
@@ -189,8 +189,8 @@ def amortization_status(trained: TrainedEstimator) -> tuple[bool, str]:
     Raises :class:`~brian2modelfitting_sbi.errors.NotAmortizedError` for multi-round SNPE
     (refused).
     """
-    if trained.posterior is None or trained.backend is None:
-        raise NotFittedError("no posterior yet: call infer() first")
+    require_fitted(trained.posterior, "posterior", "infer()")
+    require_fitted(trained.backend, "posterior", "infer()")
     kind = type(trained.backend).__name__
     amortized = bool(getattr(trained.backend, "amortized", False))
     if amortized and trained.sequential:
