@@ -21,7 +21,7 @@ from brian2.core.namespace import get_local_namespace
 from ._version import __version__
 from .archive import SavedFeatures, load_saved, save
 from .backends import get_backend
-from .errors import NotFittedError, ProblemError, check_count, renamed
+from .errors import ProblemError, check_count, check_seed, renamed, require_fitted
 from .features import as_provider
 from .features.base import observed_features
 from .inference.fit import (
@@ -185,8 +185,7 @@ class Inferencer(ResultMethods, UpstreamAttributes):
     def x_scale(self) -> np.ndarray:
         """Per-feature scale applied before torch (see :mod:`~brian2modelfitting_sbi.scaling`),
         from the first round of simulations (fixed once training starts)."""
-        if not len(self._history):
-            raise NotFittedError("no simulations yet: the feature scale comes from the first round")
+        require_fitted(self._history.rounds, "simulations", "simulate() (or infer())")
         return self._history.x_scale
 
     def x_to_torch(self, x: np.ndarray) -> torch.Tensor:
@@ -258,6 +257,7 @@ class Inferencer(ResultMethods, UpstreamAttributes):
                 training=training, sampling=sampling))
         check_count("n_samples" if n_simulations is None else "n_simulations", n, 1)
         check_count("n_rounds", n_rounds, 1)
+        check_seed(seed)
         sim, fit, post, bounds = split_keywords(options, simulation, training, sampling)
         self._check_invalid(fit)
         check_capabilities(get_backend(backend), self.features, self.x_o.shape[1], fit, post,
@@ -326,6 +326,7 @@ class Inferencer(ResultMethods, UpstreamAttributes):
         """
         n = renamed("n_samples", n_samples, "n_simulations", n_simulations)
         check_count("n_samples" if n_simulations is None else "n_simulations", n, 1)
+        check_seed(seed)
         sim, _, _, bounds = split_keywords(options, simulation)
         if bounds or self._space is None:
             self.set_bounds(**bounds)
@@ -346,8 +347,7 @@ class Inferencer(ResultMethods, UpstreamAttributes):
         """Record ``theta`` ``(n, d)`` (SI floats) and their features ``x`` ``(n, k)``,
         simulated elsewhere, as the next round (``proposal``: the posterior they were drawn
         from, None for the prior); the next :meth:`train` learns from them."""
-        if self._space is None:
-            raise NotFittedError("add_round: no prior yet; call set_bounds() (or init_prior())")
+        require_fitted(self._space, "prior", "set_bounds() (or init_prior())")
         record = given_round(len(self._history) + 1, self._space, theta, x, proposal,
                              self.feature_names)
         self._history = self._history.add(record)
@@ -400,13 +400,13 @@ class Inferencer(ResultMethods, UpstreamAttributes):
         """
         if upstream_args:
             return upstream.train(self, backend, upstream_args, options)
+        check_seed(seed)
         _, fit, post, rest = split_keywords(options, None, training, sampling)
         if rest:
             raise TypeError(f"train() got unexpected keyword arguments "
                             f"{hints(sorted(rest), OUR_TRAIN_OPTIONS)}")
         self._check_invalid(fit)
-        if not len(self._history):
-            raise NotFittedError("no simulations yet: call simulate() (or infer()) first")
+        require_fitted(self._history.rounds, "simulations", "simulate() (or infer())")
         self._backend, self._appended = train_backend(
             backend_kind(backend), self._backend, self._appended, self._history, self._space,
             self.features, self.feature_names, options=fit, sampling=post, seed=seed,
@@ -423,8 +423,7 @@ class Inferencer(ResultMethods, UpstreamAttributes):
         """
         if inference is not None or posterior_kwargs:
             return upstream.build_posterior(self, inference, posterior_kwargs)
-        if self._backend is None:
-            raise NotFittedError("no trained backend yet: call train() (or infer()) first")
+        require_fitted(self._backend, "trained backend", "train() (or infer())")
         with torch_threads(threads):
             estimate = self._backend.build_posterior(self.x_to_torch(self.x_o))
         self._adopt(estimate)
@@ -447,8 +446,7 @@ class Inferencer(ResultMethods, UpstreamAttributes):
         here; list them in ``skip_namespace`` to save without them (``load`` then needs
         ``namespace={...}``). Brian 2's own functions and units are never stored.
         """
-        if self._result is None:
-            raise NotFittedError("save: nothing trained yet; call infer() (or train()) first")
+        require_fitted(self._result, "posterior to save", "infer() (or train())")
         save(path, problem=self.problem, space=self._space, backend=self._backend,
              feature_names=self.feature_names, recording=self.features.recording(),
              provider=type(self.features).__name__, rounds=self._history.rounds,

@@ -16,6 +16,7 @@ import torch
 from brian2 import Quantity, get_unit
 from brian2.units.fundamentalunits import get_dimensions
 
+from .arguments import dimensions_of
 from .problem import Problem, ProblemError
 
 
@@ -91,16 +92,35 @@ class ParameterSpace:
         for name in names:
             value = bounds[name]
             unit = problem.parameter_unit(name)
-            if not isinstance(value, Sequence | np.ndarray | Quantity) or len(value) != 2:
+            if (
+                not isinstance(value, Sequence | np.ndarray | Quantity)
+                or isinstance(value, str | bytes)
+                or np.ndim(value) == 0
+                or len(value) != 2
+            ):
                 raise ProblemError(
                     f"bounds[{name!r}]: expected [lower, upper] in {unit!r}, got {value!r}"
                 )
             for end in value:
-                if get_dimensions(end) != get_dimensions(unit):
+                if isinstance(end, str | bytes) or np.ndim(end) != 0:
+                    raise ProblemError(
+                        f"bounds[{name!r}]: expected two numbers in {unit!r}, got {value!r}"
+                    )
+                if dimensions_of(f"bounds[{name!r}]", end) != get_dimensions(unit):
                     raise ProblemError(
                         f"bounds[{name!r}]: expected values in units of {unit!r}, got {value!r}"
                     )
-            lo, hi = (float(end) for end in value)
+            try:
+                lo, hi = (float(end) for end in value)
+            except (TypeError, ValueError):
+                raise ProblemError(
+                    f"bounds[{name!r}]: expected two numbers in {unit!r}, got {value!r}"
+                ) from None
+            if not (np.isfinite(lo) and np.isfinite(hi)):
+                raise ProblemError(
+                    f"bounds[{name!r}]: expected finite values (a box prior needs both ends), "
+                    f"got {value!r}"
+                )
             if not lo < hi:
                 raise ProblemError(f"bounds[{name!r}]: lower must be < upper, got {value!r}")
             units.append(unit)
@@ -125,9 +145,18 @@ class ParameterSpace:
         cols = []
         for name, unit in zip(self.names, self.units, strict=True):
             value = params[name]
-            if get_dimensions(value) != get_dimensions(unit):
+            if dimensions_of(f"params[{name!r}]", value) != get_dimensions(unit):
                 raise ProblemError(f"params[{name!r}]: expected units of {unit!r}, got {value!r}")
-            cols.append(np.asarray(value, dtype=float))
+            col = np.asarray(value, dtype=float)
+            if not np.all(np.isfinite(col)):
+                raise ProblemError(f"params[{name!r}]: expected finite values, got {value!r}")
+            cols.append(col)
+        shapes = {c.shape for c in cols}
+        if len(shapes) > 1:
+            raise ProblemError(
+                f"params: every parameter needs the same number of values, got shapes "
+                f"{dict(zip(self.names, [c.shape for c in cols], strict=True))}"
+            )
         return np.stack(cols, axis=-1)
 
     def label(self, j: int) -> str:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,10 +20,19 @@ from brian2 import Equations, Quantity, get_unit, second
 from brian2.core.namespace import (
     get_local_namespace,
 )
-from brian2.units.fundamentalunits import DIMENSIONLESS, get_dimensions
+from brian2.units.fundamentalunits import get_dimensions
 from brian2.utils.stringtools import get_identifiers
 
+from .arguments import (
+    as_spike_trains,
+    as_trace_array,
+    check_settings,
+    dimensions_of,
+    normalize_io,
+    short_repr,
+)
 from .errors import ProblemError
+from .modelcheck import check_model
 from .namespace import (  # noqa: F401 - is_brian_default, stable_repr: also importable here
     check_init_expression,
     default_value,
@@ -35,95 +43,6 @@ from .namespace import (  # noqa: F401 - is_brian_default, stable_repr: also imp
 SPIKES = "spikes"
 #: Names that Brian 2 provides inside every NeuronGroup.
 _BRIAN_INTERNALS = {"t", "dt", "i", "N", "xi", "t_in_timesteps", "lastspike", "not_refractory"}
-
-
-def _fmt(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) < 80 else text[:77] + "..."
-
-
-def _as_trace_array(name: str, value: Any) -> tuple[np.ndarray, Any]:
-    """Return (2-D float array in SI units, Brian unit) for an input or output argument."""
-    if isinstance(value, Sequence) and not isinstance(value, str | Quantity):
-        if len(value) == 0:
-            raise ProblemError(
-                f"{name}: expected a 2-D array (n_traces, n_steps), got an empty list"
-            )
-        dims = {get_dimensions(v) for v in value}
-        if len(dims) > 1:
-            raise ProblemError(f"{name}: all traces must have the same units, got {dims}")
-        lengths = {np.shape(v) for v in value}
-        if len(lengths) > 1:
-            raise ProblemError(
-                f"{name}: all traces must have the same length, got shapes {lengths}"
-            )
-        value = Quantity(np.asarray([np.asarray(v) for v in value]), dim=dims.pop())
-    arr = np.asarray(value, dtype=float)
-    if arr.ndim == 1:
-        arr = arr[None, :]
-    if arr.ndim != 2 or arr.shape[1] < 2:
-        raise ProblemError(
-            f"{name}: expected a 2-D array (n_traces, n_steps) with at least 2 steps, "
-            f"got shape {np.shape(value)}"
-        )
-    if not np.all(np.isfinite(arr)):
-        raise ProblemError(f"{name}: contains NaN or infinite values")
-    return arr, get_unit(get_dimensions(value))
-
-
-def _as_spike_trains(name: str, value: Any, n_traces: int) -> list[np.ndarray]:
-    if isinstance(value, Quantity | np.ndarray) and np.ndim(value) == 1 and n_traces == 1:
-        value = [value]
-    if not isinstance(value, Sequence | np.ndarray) or len(value) != n_traces:
-        raise ProblemError(
-            f"{name}: expected a list of {n_traces} arrays of spike times (one per input trace), "
-            f"got {_fmt(value)}"
-        )
-    trains = []
-    for k, train in enumerate(value):
-        dim = get_dimensions(train)
-        if dim is not DIMENSIONLESS and dim != second.dim:
-            raise ProblemError(f"{name}[{k}]: spike times must be in seconds, got units {dim}")
-        trains.append(np.sort(np.asarray(train, dtype=float).ravel()))
-    return trains
-
-
-def _normalize_io(kind: str, var: Any, value: Any) -> dict[str, Any]:
-    """Accept ``var='I', value=array``, ``value={'I': array}`` or lists of both."""
-    if isinstance(value, Mapping):
-        if var is not None and set([var] if isinstance(var, str) else var) != set(value):
-            raise ProblemError(
-                f"{kind}_var: {_fmt(var)} does not match the keys of {kind} {sorted(value)}"
-            )
-        return dict(value)
-    if var is None:
-        raise ProblemError(
-            f"{kind}_var: required when {kind} is not a dict (e.g. {kind}_var='I' or "
-            f"{kind}={{'I': array}})"
-        )
-    if isinstance(var, str):
-        return {var: value}
-    var = list(var)
-    if not isinstance(value, Sequence) or len(value) != len(var):
-        raise ProblemError(
-            f"{kind}: with {kind}_var={var!r}, expected a list of {len(var)} entries, "
-            f"got {_fmt(value)}"
-        )
-    return dict(zip(var, value, strict=True))
-
-
-def _warn_late_spikes(trains: Sequence[np.ndarray], n_steps: int, dt: float) -> None:
-    """Spikes after the end of the inputs mean that ``dt`` is not the recordings' step."""
-    last = max((float(t.max()) for t in trains if len(t)), default=0.0)
-    duration = n_steps * dt
-    if last > duration:
-        warnings.warn(
-            f"dt: spike times go up to {last * 1e3:g} ms but the {n_steps} input steps of "
-            f"dt={dt * 1e3:g} ms last {duration * 1e3:g} ms; dt must be the sampling step of "
-            f"the recordings (a wrong dt gives a confidently wrong posterior)",
-            UserWarning,
-            stacklevel=4,
-        )
 
 
 @dataclass(frozen=True)
@@ -246,18 +165,18 @@ class Problem:
         elif isinstance(model, Equations):
             eqs = model
         else:
-            raise ProblemError(f"model: expected a string or brian2.Equations, got {_fmt(model)}")
-        if dt is None:
-            raise ProblemError("dt: required (e.g. dt=0.1*ms)")
-        if get_dimensions(dt) != get_dimensions(second) or np.ndim(dt) != 0:
-            raise ProblemError(f"dt: expected a time in seconds (e.g. 0.1*ms), got {_fmt(dt)}")
-        if float(dt) <= 0:
-            raise ProblemError(f"dt: must be > 0, got {dt}")
+            raise ProblemError(
+                f"model: expected a string or brian2.Equations, got {short_repr(model)}"
+            )
+        check_settings(
+            dt=dt, method=method, threshold=threshold, reset=reset, refractory=refractory,
+            param_init=param_init, namespace=namespace,
+        )
 
         # ---- inputs
         if input is None:
             raise ProblemError("input: required (2-D array n_traces x n_steps with units)")
-        raw_inputs = _normalize_io("input", input_var, input)
+        raw_inputs = normalize_io("input", input_var, input)
         inputs, input_units = {}, {}
         for name, value in raw_inputs.items():
             if name in eqs.names:
@@ -270,7 +189,7 @@ class Problem:
                     f"input_var: {name!r} is not used in the model; the model refers to "
                     f"{sorted(eqs.identifiers)}"
                 )
-            inputs[name], input_units[name] = _as_trace_array(f"input[{name!r}]", value)
+            inputs[name], input_units[name] = as_trace_array(f"input[{name!r}]", value)
         shapes = {arr.shape for arr in inputs.values()}
         if len(shapes) > 1:
             raise ProblemError(f"input: all input variables must have the same shape, got {shapes}")
@@ -279,7 +198,7 @@ class Problem:
         # ---- outputs
         if output is None:
             raise ProblemError("output: required (recorded traces, or spike times)")
-        raw_outputs = _normalize_io("output", output_var, output)
+        raw_outputs = normalize_io("output", output_var, output)
         outputs, output_units = {}, {}
         for name, value in raw_outputs.items():
             if name == SPIKES:
@@ -287,16 +206,17 @@ class Problem:
                     raise ProblemError(
                         "threshold: required when spikes are observed (output_var='spikes')"
                     )
-                outputs[name] = _as_spike_trains("output['spikes']", value, n_traces)
+                outputs[name] = as_spike_trains(
+                    "output['spikes']", value, n_traces, n_steps * float(dt)
+                )
                 output_units[name] = second
-                _warn_late_spikes(outputs[name], n_steps, float(dt))
                 continue
             if name not in eqs.names:
                 raise ProblemError(
                     f"output_var: {name!r} is not a variable of the model; model variables are "
                     f"{sorted(eqs.names)} (or 'spikes')"
                 )
-            arr, unit = _as_trace_array(f"output[{name!r}]", value)
+            arr, unit = as_trace_array(f"output[{name!r}]", value)
             if arr.shape != (n_traces, n_steps):
                 raise ProblemError(
                     f"output[{name!r}]: expected shape {(n_traces, n_steps)} to match input, "
@@ -321,10 +241,14 @@ class Problem:
                 init_names |= check_init_expression(name, value, eqs, input_units, local)
                 init[name] = value
                 continue
-            if get_dimensions(value) != eqs[name].dim:
+            if dimensions_of(f"param_init[{name!r}]", value) != eqs[name].dim:
                 raise ProblemError(
                     f"param_init[{name!r}]: expected units of {get_unit(eqs[name].dim)!r}, "
-                    f"got {_fmt(value)}"
+                    f"got {short_repr(value)}"
+                )
+            if np.ndim(value) != 0 or not np.isfinite(float(value)):
+                raise ProblemError(
+                    f"param_init[{name!r}]: expected one finite value, got {short_repr(value)}"
                 )
             init[name] = float(value)
 
@@ -349,6 +273,17 @@ class Problem:
                 f"nor found in the caller's namespace; define them before creating the "
                 f"Inferencer or pass namespace={{...}}"
             )
+        # ---- the model strings and the inputs' units, checked by Brian 2 itself
+        check_model(
+            eqs,
+            input_units,
+            resolved,
+            float(dt),
+            method=method,
+            threshold=threshold,
+            reset=reset,
+            refractory=refractory,
+        )
         return cls(
             equations=eqs,
             inputs=inputs,

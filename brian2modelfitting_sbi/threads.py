@@ -3,14 +3,31 @@
 from __future__ import annotations
 
 import contextlib
+import numbers
 from collections.abc import Iterator
+from typing import Any
 
 import torch
+
+from .errors import ProblemError
+
+
+def check_threads(n: Any) -> None:
+    """Refuse a ``threads`` argument that is not None or an integer >= 1."""
+    if n is not None and (isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1):
+        raise ProblemError(f"threads: expected an integer >= 1 or None, got {n!r}")
 
 
 @contextlib.contextmanager
 def torch_threads(n: int | None) -> Iterator[None]:
-    """Run the block with ``n`` torch threads (unchanged if None), then restore."""
+    """Run the block with ``n`` torch threads (unchanged if None), then restore.
+
+    Raises
+    ------
+    ProblemError
+        ``n`` is not None or an integer >= 1 (checked before torch is touched).
+    """
+    check_threads(n)
     if n is None:
         yield
         return

@@ -135,6 +135,7 @@ def test_no_imports_of_the_package_inside_functions() -> None:
     ("features", "backends"), ("simulation", "features"), ("inference", "inferencer"),
     ("upstream", "inference"), ("upstream", "archive"), ("upstream", "inferencer"),
     ("posterior", "upstream"), ("backends", "upstream"), ("simulation", "upstream"),
+    ("modelcheck", "simulation"), ("modelcheck", "problem"), ("arguments", "problem"),
 ])
 def test_layers_import_downwards(direction: tuple[str, str]) -> None:
     """A lower layer never imports a higher one."""
@@ -145,6 +146,13 @@ def test_layers_import_downwards(direction: tuple[str, str]) -> None:
         if name == low or name.startswith(low + ".")
     }
     assert {k: v for k, v in offending.items() if v} == {}
+
+
+@pytest.mark.parametrize("module", ["errors", "threads", "modelcheck", "arguments"])
+def test_the_bottom_layer_imports_only_the_errors(module: str) -> None:
+    """The errors, the thread control, the model check and the argument conversions sit at
+    the bottom: every module may use them, and they use nothing of the package but errors."""
+    assert GRAPH[f"{PACKAGE}.{module}"] <= {f"{PACKAGE}.errors"}
 
 
 def test_modules_are_small() -> None:

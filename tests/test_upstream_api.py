@@ -263,7 +263,7 @@ def test_parameter_dependent_initial_value_on_both_devices(device):
 
 def test_wrong_dt_is_detected_from_late_spikes():
     current = np.zeros((1, 100)) * nA
-    with pytest.warns(UserWarning, match="dt must be the sampling step"):
+    with pytest.raises(ProblemError, match="dt is not the sampling step"):
         Problem.from_arguments(
             PASSIVE, input_var="I", input=current, output={"spikes": [np.array([0.002, 0.015])]},
             dt=0.1 * ms, threshold="v > -50*mV", namespace={"EL": EL},

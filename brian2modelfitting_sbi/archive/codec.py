@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import numbers
-import re
 from typing import Any
 
 import numpy as np
-from brian2 import Quantity, get_unit
+from brian2 import Quantity
 from brian2.equations.equations import (
     BOOLEAN,
     DIFFERENTIAL_EQUATION,
@@ -17,9 +16,7 @@ from brian2.equations.equations import (
 from brian2.units.fundamentalunits import DIMENSIONLESS, get_dimensions, get_or_create_dimension
 
 from ..errors import SavedFileError
-
-_BASE_UNITS = ("metre", "kilogram", "second", "amp", "kelvin", "mole", "candela")
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+from ..modelcheck import unit_code  # the one unit writer (also of the simulated inputs)
 
 
 def dims_json(dim: Any) -> list[float]:
@@ -38,22 +35,6 @@ def dims_from_json(value: Any, where: str) -> Any:
         raise SavedFileError(f"{where}: expected 7 unit exponents, got {value!r}")
     exps = [int(e) if float(e).is_integer() else float(e) for e in value]
     return get_or_create_dimension(exps)
-
-
-def unit_code(dim: Any) -> str:
-    """Unit text that ``Equations`` parses: a named unit, else a product of base units."""
-    d = get_dimensions(dim)
-    if d is DIMENSIONLESS:
-        return "1"
-    name = repr(get_unit(d))
-    if _IDENTIFIER.match(name):
-        return name
-    parts = []
-    for base, exp in zip(_BASE_UNITS, d._dims, strict=True):
-        if exp:
-            e = int(exp) if float(exp).is_integer() else float(exp)
-            parts.append(base if e == 1 else f"{base} ** {e}")
-    return " * ".join(parts)
 
 
 def equations_text(equations: Any) -> str:

@@ -21,7 +21,8 @@ The file is a zip archive with three members:
 :class:`SavedInference` (plain data: arguments of the problem, bounds, rounds, backend
 settings and weights), from which :meth:`Inferencer.load
 <brian2modelfitting_sbi.Inferencer.load>` rebuilds the inference. No code from the file ever
-runs (a pickle payload in either binary member is refused). Features are code and are not
+runs (a pickle payload in either binary member is refused), and every member is checked
+against the SHA-256 recorded at save time (:mod:`.integrity`). Features are code and are not
 saved (see :class:`~brian2modelfitting_sbi.archive.saved_features.SavedFeatures`).
 """
 
@@ -41,11 +42,20 @@ from brian2 import Equations, Quantity, get_unit, second
 from brian2.units.fundamentalunits import get_dimensions
 
 from ..backends import get_backend, list_backends
-from ..errors import ProblemError, SavedFileError
+from ..errors import Brian2SbiError, ProblemError, SavedFileError
 from ..priors import ParameterSpace
 from ..problem import SPIKES, Problem
 from ..simulation import Recording
 from .codec import dims_from_json, dims_json, equations_text, value_from_json, value_json
+from .integrity import (
+    READ_ERRORS,
+    check_path,
+    check_save_path,
+    check_unsaved,
+    checksums,
+    read_member,
+    verify_member,
+)
 
 FORMAT = "brian2modelfitting-sbi/inference"
 VERSION = 1
@@ -124,25 +134,6 @@ def problem_meta(problem: Problem) -> tuple[dict[str, Any], dict[str, np.ndarray
     return meta, arrays
 
 
-def check_unsaved(problem: Problem, unsaved: Sequence[str], skip: Sequence[str]) -> None:
-    """Refuse, at save time, namespace values the file cannot hold (unless in ``skip``)."""
-    skip = [skip] if isinstance(skip, str) else list(skip)
-    stray = sorted(set(skip) - set(unsaved))
-    if stray:
-        raise ProblemError(
-            f"skip_namespace: {stray} are not unsaveable namespace values (those are "
-            f"{sorted(unsaved)})"
-        )
-    left = [name for name in unsaved if name not in skip]
-    if left:
-        kinds = ", ".join(f"{n}: {type(problem.namespace[n]).__name__}" for n in left)
-        raise SavedFileError(
-            f"save: the model uses {left} ({kinds}), which cannot be stored in the file (only "
-            f"numbers, arrays and quantities can); save with save(path, skip_namespace={left!r}) "
-            f"and give them again when loading: Inferencer.load(path, namespace={{...}})"
-        )
-
-
 def save(
     path: str | os.PathLike,
     *,
@@ -161,12 +152,14 @@ def save(
     """Write an inference to ``path``.
 
     ``rounds`` are records with ``theta``, ``x``, ``n_invalid``, ``invalid_ranges`` and
-    ``from_prior``; ``backend`` must implement ``config()`` and ``state()``. Namespace values
-    that cannot be stored (functions, ``TimedArray``...) are refused here, before anything is
-    written, unless listed in ``skip_namespace`` (then loading asks for them again).
+    ``from_prior``; ``backend`` must implement ``config()`` and ``state()``. ``path`` must
+    name a file in an existing folder (checked first). Namespace values that cannot be stored
+    (functions, ``TimedArray``...) are refused here, before anything is written, unless listed
+    in ``skip_namespace`` (then loading asks for them again).
     """
+    check_save_path(path)
     meta_problem, arrays = problem_meta(problem)
-    check_unsaved(problem, meta_problem["namespace_not_saved"], skip_namespace)
+    check_unsaved(problem.namespace, meta_problem["namespace_not_saved"], skip_namespace)
     try:
         config, state = backend.config(), backend.state()
     except NotImplementedError as exc:
@@ -226,6 +219,9 @@ def save(
     array_buf, weight_buf = io.BytesIO(), io.BytesIO()
     np.savez(array_buf, **arrays)
     torch.save(state, weight_buf)
+    meta["checksums"] = checksums(
+        {"arrays.npz": array_buf.getvalue(), "weights.pt": weight_buf.getvalue()}
+    )
     with zipfile.ZipFile(os.fspath(path), "w", compression=zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("meta.json", json.dumps(meta, indent=1))
         zf.writestr("arrays.npz", array_buf.getvalue())
@@ -234,42 +230,50 @@ def save(
 
 # ---------------------------------------------------------------------- load
 def read(path: str | os.PathLike, device: str = "cpu") -> tuple[dict, dict, dict]:
-    """``(meta, arrays, state_dict)`` of a saved inference, read without unpickling."""
+    """``(meta, arrays, state_dict)`` of a saved inference, read without unpickling.
+
+    Every member is checked (zip CRC-32, then the SHA-256 recorded at save time); any damage
+    is a :class:`~brian2modelfitting_sbi.errors.SavedFileError` naming the member.
+    """
+    where = check_path(path)
     try:
-        zf = zipfile.ZipFile(os.fspath(path))
-    except (OSError, zipfile.BadZipFile) as exc:
-        raise SavedFileError(f"{os.fspath(path)}: not a saved inference ({exc})") from exc
+        zf = zipfile.ZipFile(where)
+    except READ_ERRORS as exc:
+        raise SavedFileError(f"{where}: not a saved inference ({exc})") from exc
     with zf:
         missing = [m for m in _MEMBERS if m not in zf.namelist()]
         if missing:
-            raise SavedFileError(f"{os.fspath(path)}: not a saved inference (missing {missing})")
+            raise SavedFileError(f"{where}: not a saved inference (missing {missing})")
         try:
-            meta = json.loads(zf.read("meta.json").decode("utf-8"))
+            meta = json.loads(read_member(zf, "meta.json", where).decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise SavedFileError(f"meta.json: not valid JSON ({exc})") from exc
         if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-            raise SavedFileError(f"{os.fspath(path)}: not a {FORMAT} file")
+            raise SavedFileError(f"{where}: not a {FORMAT} file")
         if meta.get("version") != VERSION:
             raise SavedFileError(
-                f"{os.fspath(path)}: format version {meta.get('version')!r}, this package "
+                f"{where}: format version {meta.get('version')!r}, this package "
                 f"reads version {VERSION}"
             )
+        raw_arrays = read_member(zf, "arrays.npz", where)
         try:
-            with np.load(io.BytesIO(zf.read("arrays.npz")), allow_pickle=False) as npz:
+            with np.load(io.BytesIO(raw_arrays), allow_pickle=False) as npz:
                 arrays = {k: npz[k] for k in npz.files}
-        except ValueError as exc:
+        except (ValueError, *READ_ERRORS) as exc:
             raise SavedFileError(
                 f"arrays.npz: refused ({exc}); saved inferences hold plain numeric arrays only"
             ) from exc
+        verify_member("arrays.npz", raw_arrays, meta, where)
+        raw_weights = read_member(zf, "weights.pt", where)
         try:
-            state = torch.load(
-                io.BytesIO(zf.read("weights.pt")), map_location=device, weights_only=True
-            )
+            state = torch.load(io.BytesIO(raw_weights), map_location=device, weights_only=True)
         except Exception as exc:  # noqa: BLE001 - torch raises UnpicklingError, RuntimeError...
+            first = (str(exc).splitlines() or [""])[0]
             raise SavedFileError(
-                f"weights.pt: refused ({type(exc).__name__}: {str(exc).splitlines()[0]}); saved "
+                f"weights.pt: refused ({type(exc).__name__}: {first}); saved "
                 f"inferences hold a plain state dict of tensors only"
             ) from exc
+        verify_member("weights.pt", raw_weights, meta, where)
     if not isinstance(state, dict) or not all(
         isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
     ):
@@ -330,7 +334,9 @@ def load_saved(
     meta, arrays, state = read(path, device)
     try:
         return _decode(meta, arrays, state, namespace)
-    except (KeyError, TypeError, AttributeError, IndexError) as exc:
+    except Brian2SbiError:
+        raise
+    except (KeyError, TypeError, AttributeError, IndexError, ValueError) as exc:
         raise SavedFileError(
             f"{os.fspath(path)}: malformed saved inference ({type(exc).__name__}: {exc})"
         ) from exc

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ProblemError
+from ..errors import Brian2SbiError, ProblemError, UserCallableError
 from ..simulation.network import Recording
 from ..simulation.result import SimulationResult
 
@@ -74,11 +74,45 @@ class FeatureProvider(ABC):
 
 
 def observed_features(provider: FeatureProvider, problem: Any) -> np.ndarray:
-    """The features ``(1, k)`` of ``problem``'s observed data; a ProblemError names those
-    that are not finite."""
-    x_o = np.asarray(provider.compute(SimulationResult.from_observed(problem)), dtype=float)
+    """The provider's features of ``problem``'s observed data, checked: ``(1, k)`` floats.
+
+    Computed before any simulation, so that a feature function that fails or returns
+    something else than numbers is reported at once, with the feature and the trace.
+
+    Raises
+    ------
+    UserCallableError
+        The provider (or a user function in it) failed or returned the wrong type or shape.
+    ProblemError
+        The observed data give non-finite features.
+    """
+    names = provider.names(problem.n_traces)
+    label = type(provider).__name__
+    try:
+        values = provider.compute(SimulationResult.from_observed(problem))
+    except UserCallableError as exc:
+        raise UserCallableError(f"on the observed data: {exc}") from exc
+    except Brian2SbiError:
+        raise
+    except Exception as exc:
+        raise UserCallableError(
+            f"features: {label}.compute failed on the observed data: {type(exc).__name__}: {exc}"
+        ) from exc
+    arr = None
+    if not isinstance(values, str | bytes) and values is not None:
+        arr = np.asarray(values)
+    if arr is None or arr.dtype.kind not in "biuf":
+        raise UserCallableError(
+            f"features: {label}.compute returned {type(values).__name__} on the observed data, "
+            f"expected a float array of shape (1, {len(names)})"
+        )
+    if arr.shape != (1, len(names)):
+        raise UserCallableError(
+            f"features: {label}.compute returned shape {arr.shape} on the observed data, "
+            f"expected (1, {len(names)}) (one row, one column per feature name)"
+        )
+    x_o = arr.astype(float)
     if not np.all(np.isfinite(x_o)):
-        names = provider.names(problem.n_traces)
         bad = [n for n, v in zip(names, x_o.reshape(-1), strict=True) if not np.isfinite(v)]
         raise ProblemError(
             f"features: the observed data give non-finite values for {bad}; choose features "

@@ -27,6 +27,7 @@ from brian2 import Quantity, ms, second, volt
 from brian2.units.fundamentalunits import get_dimensions
 
 from .._optional import loaded, require
+from ..errors import UserCallableError
 from ..problem import SPIKES, Problem, ProblemError
 from ..simulation.network import Recording
 from ..simulation.result import SimulationResult
@@ -91,11 +92,25 @@ def _trace_variable(problem: Problem, variable: str | None, who: str) -> str:
     return variable
 
 
+def _get_features(metric: Any, who: str, *args: Any) -> Any:
+    """``metric.get_features(*args)``; a failure names the metric."""
+    try:
+        return metric.get_features(*args)
+    except Exception as exc:
+        raise UserCallableError(
+            f"features: {who}.get_features failed: {type(exc).__name__}: {exc}"
+        ) from exc
+
+
 def _as_values(values: Any, shape: tuple[int, int], who: str) -> np.ndarray:
-    arr = np.asarray(values, dtype=float)
-    if arr.shape != shape:
-        raise ValueError(
-            f"{who}.get_features returned shape {arr.shape}, expected {shape} "
+    try:
+        arr = None if isinstance(values, str | bytes) else np.asarray(values, dtype=float)
+    except (TypeError, ValueError):
+        arr = None
+    if arr is None or arr.shape != shape:
+        got = f"shape {arr.shape}" if arr is not None else repr(values)[:60]
+        raise UserCallableError(
+            f"features: {who}.get_features returned {got}, expected numbers of shape {shape} "
             f"(n_samples, n_traces)"
         )
     return arr
@@ -152,7 +167,9 @@ class TraceMetricFeatures(FeatureProvider):
         if getattr(self.metric, "t_weights", None) is None:
             start = int(round(float(self.metric.t_start) / result.dt))
             model, data = model[:, :, start:], data[:, start:]
-        values = self.metric.get_features(model * scale, data * scale, result.dt * second)
+        values = _get_features(
+            self.metric, self._label, model * scale, data * scale, result.dt * second
+        )
         return _as_values(values, (result.n_samples, result.n_traces), self._label)
 
 
@@ -198,7 +215,7 @@ class SpikeMetricFeatures(FeatureProvider):
         if self._data is None:
             raise RuntimeError(f"{self._label}: bind(problem) first")
         trains = [[self._after_start(tr) for tr in sample] for sample in result.spike_trains()]
-        values = self.metric.get_features(trains, self._data, result.dt * second)
+        values = _get_features(self.metric, self._label, trains, self._data, result.dt * second)
         return _as_values(values, (result.n_samples, result.n_traces), self._label)
 
 

@@ -19,6 +19,7 @@ import torch
 
 from ..errors import ProblemError, check_count
 from ..simulation import INVALID_POLICIES
+from ..threads import check_threads
 
 __all__ = [
     "SamplingOptions",
@@ -26,11 +27,6 @@ __all__ = [
     "TrainingOptions",
     "split_keywords",
 ]
-
-
-def _threads(value: Any) -> None:
-    if value is not None:
-        check_count("threads", value, 1)
 
 
 def _mapping(name: str, value: Any) -> None:
@@ -103,7 +99,7 @@ class SimulationOptions(_Options):
             raise ProblemError(f"standalone: expected True, False or None, got {self.standalone!r}")
         if not isinstance(self.progress, bool):
             raise ProblemError(f"progress: expected True or False, got {self.progress!r}")
-        _threads(self.threads)
+        check_threads(self.threads)
 
 
 @dataclass(frozen=True)
@@ -143,7 +139,7 @@ class TrainingOptions(_Options):
     def __post_init__(self) -> None:
         if not isinstance(self.device, str):
             raise ProblemError(f"device: expected a torch device name, got {self.device!r}")
-        _threads(self.threads)
+        check_threads(self.threads)
         if self.invalid not in INVALID_POLICIES:
             raise ProblemError(
                 f"invalid: expected one of {INVALID_POLICIES}, got {self.invalid!r}"
@@ -189,7 +185,7 @@ class SamplingOptions(_Options):
 
     def __post_init__(self) -> None:
         _mapping("sampling", self.settings)
-        _threads(self.threads)
+        check_threads(self.threads)
 
 
 _SIMULATION = ("chunk_size", "n_jobs", "executor", "store", "standalone", "progress")

@@ -17,7 +17,7 @@ import numpy as np
 from brian2 import Quantity
 
 from ..archive import SavedFeatures
-from ..errors import NotFittedError, ProblemError, check_count, renamed
+from ..errors import ProblemError, check_count, renamed, require_fitted
 from ..posterior import AmortizedResults, Posterior, TrainedEstimator, posteriors_from_features
 from ..posterior.conditioning import amortization_status, check_options
 from ..posterior.diagnostics import check_calibration_options, run_calibration
@@ -37,15 +37,15 @@ class ResultMethods:
     """Results, predictive checks, diagnostics and amortized conditioning of an inference."""
 
     def _require_result(self) -> Posterior:
-        if self.result is None:
-            raise NotFittedError("no posterior yet: call infer() first")
+        require_fitted(self.result, "posterior", "infer()")
         return self.result
 
     # ------------------------------------------------------------------ results
     def sample_array(self, n: int, seed: int | None = None, threads: int | None = 1) -> np.ndarray:
         """``n`` posterior draws as SI floats ``(n, d)`` (see :meth:`Posterior.draw
         <brian2modelfitting_sbi.posterior.Posterior.draw>`)."""
-        return self._require_result().draw(n, seed, threads)
+        result = self._require_result()
+        return result.draw(check_count("n", n, 1), seed, threads)
 
     def sample(self, n: int | tuple, seed: int | None = None, **options: Any) -> Any:
         """``n`` posterior draws as a dict name → Quantity array.
@@ -56,7 +56,8 @@ class ResultMethods:
         """
         if is_shape(n) or options:
             return upstream_results.sample(self, n, seed=seed, **options)
-        return self._require_result().sample(n, seed)
+        result = self._require_result()
+        return result.sample(check_count("n", n, 1), seed)
 
     def map(self, **options: Any) -> dict[str, Quantity]:
         """Search the MAP (cached for ``best_params``), see :meth:`Posterior.map
@@ -132,6 +133,7 @@ class ResultMethods:
     def check_observation(self, z_limit: float | None = None) -> list[Any]:
         """Observed features outside the training features (see
         :func:`~brian2modelfitting_sbi.posterior.diagnostics.check_observation`)."""
+        require_fitted(self.rounds, "simulations", "simulate() (or infer())")
         result = self.result or Posterior(
             None, self.space, self.x_o, self.feature_names, training_x=self.x
         )
@@ -165,8 +167,7 @@ class ResultMethods:
         ``{var: Quantity (n, n_traces, n_steps)}`` (and ``{'spikes': [[trains of each
         trace] for each draw]}``), with the simulated parameters if ``return_params``.
         """
-        if self.space is None:
-            raise NotFittedError("no parameter space yet: call infer() (or set_bounds()) first")
+        require_fitted(self.space, "parameter space", "infer() (or set_bounds())")
         if params is None:
             n = renamed("n_draws", n_draws, "n_samples", n_samples, 20)
             check_count("n_samples" if n_samples is not None else "n_draws", n, 1)

@@ -6,8 +6,8 @@ protocol costs a forward pass, not a new inference. :func:`posteriors_from_featu
 one :class:`~brian2modelfitting_sbi.posterior.Posterior` per row of features (the same type
 as the posterior at the observed data), gathered in :class:`AmortizedResults` (a table of
 medians and credible intervals, CSV export, ArviZ);
-:mod:`~brian2modelfitting_sbi.posterior.recordings` checks the recordings
-and computes their features.
+:mod:`~brian2modelfitting_sbi.posterior.recordings` checks the recordings and computes their
+features.
 
 Methods that are not amortized still work, at a cost that is said: SNLE and SNRE sample every
 recording's posterior by MCMC or rejection (a warning gives the measured time per recording);
@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from brian2 import Quantity
 
-from ..errors import NotAmortizedError, NotFittedError, ProblemError
+from ..errors import NotAmortizedError, ProblemError, require_fitted
 from ..priors import ParameterSpace
 from ..threads import torch_threads
 from .batch import MAP_STARTS, batched_map, content_seed, draw_batched
@@ -190,8 +190,8 @@ def amortization_status(trained: TrainedEstimator) -> tuple[bool, str]:
     Raises :class:`~brian2modelfitting_sbi.errors.NotAmortizedError` for multi-round SNPE
     (refused).
     """
-    if trained.posterior is None or trained.backend is None:
-        raise NotFittedError("no posterior yet: call infer() first")
+    require_fitted(trained.posterior, "posterior", "infer()")
+    require_fitted(trained.backend, "posterior", "infer()")
     kind = type(trained.backend).__name__
     amortized = bool(getattr(trained.backend, "amortized", False))
     if amortized and trained.sequential:

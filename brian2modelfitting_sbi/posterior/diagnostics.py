@@ -70,6 +70,8 @@ def check_observation(
     list of FeatureOutlier
         The flagged features, most extreme first (empty when the observation looks typical).
     """
+    if isinstance(z_limit, bool) or not isinstance(z_limit, int | float) or not z_limit > 0:
+        raise ProblemError(f"z_limit: expected a number > 0, got {z_limit!r}")
     x = np.asarray(x, dtype=float)
     x_o = np.asarray(x_o, dtype=float).reshape(-1)
     finite = x[np.all(np.isfinite(x), axis=1)]

@@ -8,7 +8,7 @@ predictive median and bands.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -126,6 +126,45 @@ def _time_axis(problem: Problem, n_steps: int) -> np.ndarray:
     return np.arange(n_steps) * problem.duration / n_steps
 
 
+def _trace_indices(traces: Any, problem: Problem) -> list[int]:
+    """Valid input-trace indices, or a ProblemError naming ``traces``."""
+    values = [traces] if isinstance(traces, int | np.integer) else traces
+    if isinstance(values, str | bytes) or not isinstance(values, Sequence | np.ndarray):
+        raise ProblemError(f"traces: expected a list of trace indices, got {traces!r}")
+    values = list(values)
+    bad = [
+        k for k in values
+        if isinstance(k, bool) or not isinstance(k, int | np.integer)
+        or not 0 <= k < problem.n_traces
+    ]
+    if bad or not values:
+        raise ProblemError(
+            f"traces: expected indices in 0..{problem.n_traces - 1} (one per input trace), "
+            f"got {traces!r}"
+        )
+    return [int(k) for k in values]
+
+
+def _check_outputs(problem: Problem, outputs: Any) -> list[str]:
+    """The rows to plot (traces first, spikes last), or a ProblemError naming ``outputs``."""
+    if not isinstance(outputs, Mapping):
+        raise ProblemError(
+            f"outputs: expected the dict that generate_traces() returns, got {type(outputs)}"
+        )
+    rows = [var for var in outputs if var != SPIKES] + ([SPIKES] if SPIKES in outputs else [])
+    if not rows:
+        raise ProblemError("outputs: nothing to plot")
+    for var in rows:
+        if var != SPIKES and (
+            np.ndim(outputs[var]) != 3 or np.shape(outputs[var])[1] != problem.n_traces
+        ):
+            raise ProblemError(
+                f"outputs[{var!r}]: expected traces of shape (n_samples, {problem.n_traces}, "
+                f"n_steps), as generate_traces() returns; got shape {np.shape(outputs[var])}"
+            )
+    return rows
+
+
 def plot_predictive(
     problem: Problem,
     outputs: dict[str, Any],
@@ -160,10 +199,8 @@ def plot_predictive(
 
     if not 0 < level < 1:
         raise ProblemError(f"level: expected a probability in (0, 1), got {level!r}")
-    columns = list(range(problem.n_traces)) if traces is None else list(traces)
-    rows = [var for var in outputs if var != SPIKES] + ([SPIKES] if SPIKES in outputs else [])
-    if not rows:
-        raise ProblemError("outputs: nothing to plot")
+    columns = list(range(problem.n_traces)) if traces is None else _trace_indices(traces, problem)
+    rows = _check_outputs(problem, outputs)
     fig = Figure(figsize=figsize or (3.2 * len(columns) + 1, 2.4 * len(rows) + 0.6))
     axes = fig.subplots(len(rows), len(columns), squeeze=False, sharex=True)
     t_unit = Quantity(problem.duration, dim=second.dim).get_best_unit()

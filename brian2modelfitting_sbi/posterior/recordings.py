@@ -15,8 +15,9 @@ import numpy as np
 from brian2 import Quantity, second
 from brian2.units.fundamentalunits import DIMENSIONLESS, get_dimensions
 
+from ..arguments import as_spike_trains, as_trace_array, normalize_io
 from ..errors import ProblemError
-from ..problem import SPIKES, Problem, _as_spike_trains, _as_trace_array, _normalize_io
+from ..problem import SPIKES, Problem
 from ..simulation import SimulationResult
 
 
@@ -31,7 +32,7 @@ def check_protocol(
     ``None`` means "the training protocol" and is not checked.
     """
     if dt is not None:
-        if get_dimensions(dt) != second.dim or np.ndim(dt) != 0:
+        if not isinstance(dt, Quantity) or np.ndim(dt) != 0 or get_dimensions(dt) != second.dim:
             raise ProblemError(f"dt: expected a time (e.g. 0.1*ms), got {dt!r}")
         if not np.isclose(float(dt), problem.dt, rtol=1e-9, atol=0):
             raise ProblemError(
@@ -40,14 +41,14 @@ def check_protocol(
             )
     if input is None:
         return
-    given = _normalize_io("input", input_var, input)
+    given = normalize_io("input", input_var, input)
     if set(given) != set(problem.inputs):
         raise ProblemError(
             f"input: expected the training input variables {sorted(problem.inputs)}, "
             f"got {sorted(given)}"
         )
     for var, value in given.items():
-        arr, unit = _as_trace_array(f"input[{var!r}]", value)
+        arr, unit = as_trace_array(f"input[{var!r}]", value)
         expected_unit = problem.input_units[var]
         if get_dimensions(unit) != get_dimensions(expected_unit):
             raise ProblemError(
@@ -88,7 +89,7 @@ def normalize_recording(
             )
         output_var = next(iter(problem.outputs))
     try:
-        given = _normalize_io("output", output_var, output)
+        given = normalize_io("output", output_var, output)
     except ProblemError as exc:
         raise ProblemError(f"{label}: {exc}") from None
     if set(given) != set(problem.outputs):
@@ -101,9 +102,9 @@ def normalize_recording(
     for var, value in given.items():
         where = f"{label}[{var!r}]"
         if var == SPIKES:
-            out[var] = _as_spike_trains(where, value, problem.n_traces)
+            out[var] = as_spike_trains(where, value, problem.n_traces, problem.duration)
             continue
-        arr, unit = _as_trace_array(where, value)
+        arr, unit = as_trace_array(where, value)
         expected = problem.output_units[var]
         if get_dimensions(unit) != get_dimensions(expected):
             raise ProblemError(f"{where}: expected units of {expected!r}, got {_unit_text(unit)}")

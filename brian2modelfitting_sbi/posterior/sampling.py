@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..errors import ProblemError
+from ..errors import ProblemError, check_seed
 from ..priors import ParameterSpace
 from ..threads import torch_threads
 
@@ -33,8 +33,10 @@ def seeded(seed: int | None) -> Iterator[None]:
     """Seed torch and numpy's global generator inside the block, restoring both afterwards.
 
     sbi's direct samplers draw from torch, its vectorized slice sampler (MCMC) from
-    ``numpy.random``: both must be seeded for ``seed`` to give the same samples.
+    ``numpy.random``: both must be seeded for ``seed`` to give the same samples. A ``seed``
+    that is not None or an integer in ``[0, 2**63)`` is refused (:class:`ProblemError`).
     """
+    check_seed(seed)
     if seed is None:
         yield
         return
@@ -97,8 +99,10 @@ def map_estimate(
     """The maximum a posteriori parameters as SI floats ``(d,)``.
 
     sbi's gradient ascent on the posterior's log density, started from the best of
-    ``num_init_samples`` draws; ``options`` override :data:`DEFAULT_MAP_OPTIONS`.
+    ``num_init_samples`` draws; ``options`` override :data:`DEFAULT_MAP_OPTIONS` (names
+    outside :data:`MAP_OPTION_NAMES`, and counts or rates out of range, are refused).
     """
+    _check_map_options(options)
     settings = {**DEFAULT_MAP_OPTIONS, **options}
     with seeded(seed), torch_threads(threads):
         if is_direct(posterior) and "init_method" not in settings:
@@ -108,6 +112,31 @@ def map_estimate(
             )
         best = posterior.map(show_progress_bars=False, force_update=True, **settings)
     return space.from_torch(best.reshape(-1, space.dim))[0]
+
+
+#: The ``posterior.map`` settings :func:`map_estimate` passes on (besides seed and threads).
+MAP_OPTION_NAMES = (*DEFAULT_MAP_OPTIONS, "init_method", "save_best_every")
+
+
+def _check_map_options(options: Mapping[str, Any]) -> None:
+    """Refuse unknown ``map`` settings and counts that are not positive integers."""
+    unknown = sorted(set(options) - set(MAP_OPTION_NAMES))
+    if unknown:
+        raise ProblemError(
+            f"map options: unknown {unknown}; expected some of {list(MAP_OPTION_NAMES)} "
+            f"(and seed, threads)"
+        )
+    for name in ("num_iter", "num_to_optimize", "num_init_samples", "save_best_every"):
+        value = options.get(name)
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1
+        ):
+            raise ProblemError(f"map options: {name} must be an integer >= 1, got {value!r}")
+    rate = options.get("learning_rate")
+    if rate is not None and (
+        isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 < rate < np.inf
+    ):
+        raise ProblemError(f"map options: learning_rate must be a number > 0, got {rate!r}")
 
 
 def log_prob(

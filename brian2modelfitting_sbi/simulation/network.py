@@ -20,7 +20,6 @@ from typing import Any, ClassVar
 
 import numpy as np
 from brian2 import (
-    Equations,
     Network,
     NeuronGroup,
     Quantity,
@@ -37,6 +36,8 @@ from brian2 import seed as brian_seed
 from brian2.devices.device import RuntimeDevice, reset_device
 from brian2.units.fundamentalunits import DIMENSIONLESS
 
+from ..errors import ProblemError
+from ..modelcheck import parse_equations, unit_code
 from ..problem import Problem
 from .noise import NoisePlan, fill_noise, noise_entropy, plan_noise
 from .result import SimulationResult
@@ -87,10 +88,6 @@ class Recording:
         return cls(variables, any(r.spikes for r in recs), dt)
 
 
-def _unit_code(dim: Any) -> str:
-    return "1" if dim is DIMENSIONLESS else repr(get_unit(dim))
-
-
 @contextlib.contextmanager
 def codegen_target(target: str | None) -> Iterator[None]:
     """Use Brian 2 code generation ``target`` inside the block (unchanged if None)."""
@@ -114,7 +111,7 @@ def resolve_device(standalone: bool | None) -> str:
     if standalone is None:
         return "runtime" if isinstance(get_device(), RuntimeDevice) else "cpp_standalone"
     if not isinstance(standalone, bool):
-        raise ValueError(f"standalone: expected True, False or None, got {standalone!r}")
+        raise ProblemError(f"standalone: expected True, False or None, got {standalone!r}")
     return "cpp_standalone" if standalone else "runtime"
 
 
@@ -187,9 +184,9 @@ def build_parts(
             namespace[name] = TimedArray(values.T, dt=problem.dt * second, name=name)
             call = f"{name}(t, i % {_N_TRACES})"
         # The TimedArray holds SI floats; restore the units in the equation.
-        unit = _unit_code(dim)
+        unit = unit_code(dim)  # parentheses-free: Brian refuses 'amp / (meter ** 2)' here
         scale = "" if dim is DIMENSIONLESS else f" * {unit}"
-        eqs += Equations(f"{var} = {call}{scale} : {unit}")
+        eqs += parse_equations(f"{var} = {call}{scale} : {unit}")
     kwargs: dict[str, Any] = {}
     if problem.threshold is not None:
         kwargs["threshold"] = problem.threshold
