@@ -150,8 +150,9 @@ def estimator_arguments(
 
 # ---------------------------------------------------------------------- call forms
 def is_shape(n: Any) -> bool:
-    """Whether ``sample``'s first argument is a shape (upstream), not a count (ours)."""
-    return not isinstance(n, int | np.integer)
+    """Whether ``sample``'s first argument is a shape (upstream's ``(10_000,)``), not a count
+    (ours); anything else is checked as a count."""
+    return isinstance(n, tuple | list) or type(n).__name__ == "Size"
 
 
 def is_upstream_pairplot(first: Any, keywords: Mapping[str, Any]) -> bool:
