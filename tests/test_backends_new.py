@@ -257,5 +257,36 @@ def test_discrete_columns_of_callables_come_from_the_simulations(passive):
 
 
 def test_discrete_columns_override_the_provider():
-    inf = trained(lif_simulated(), "mnle", discrete_columns=["v.spike_count[1]"])
-    assert inf.backend.discrete_columns == [1] and inf.backend.categories[0] > 1
+    inf = lif_simulated()
+    backend = inf.train("mnle", seed=3, training={"max_num_epochs": 3},
+                        estimator_options=FAST_ESTIMATOR, discrete_columns=["v.spike_count[1]"])
+    assert backend.discrete_columns == [1] and backend.categories[0] > 1
+
+
+def test_vector_field_sampler_is_named(vector_fields):
+    assert vector_fields["fmpe"].backend.last_sampling["sample_with"] == "ode"
+    assert vector_fields["npse"].backend.last_sampling["sample_with"] == "sde"
+
+
+def test_store_serves_a_new_backend(passive, tmp_path):
+    """The resumable store is independent of the backend: an fmpe run on stored chunks
+    simulates nothing new and trains on the same features."""
+    store = tmp_path / "store"
+    first = Inferencer(**fitter_args(passive), features=window_features())
+    first.infer(200, backend="fmpe", seed=4, store=store, chunk_size=100, progress=False,
+                training={"max_num_epochs": 3}, **passive["bounds"])
+    again = Inferencer(**fitter_args(passive), features=window_features())
+    again.infer(200, backend="fmpe", seed=4, store=store, chunk_size=100, progress=False,
+                training={"max_num_epochs": 3}, **passive["bounds"])
+    np.testing.assert_array_equal(again.x, first.x)
+    assert again.posterior is not None
+
+
+def test_vector_field_map_and_log_prob(vector_fields, passive):
+    inf = vector_fields["fmpe"]
+    best = inf.map(num_iter=20, num_to_optimize=5, num_init_samples=50)
+    for name, (lo, hi) in passive["bounds"].items():
+        assert float(lo) <= float(best[name]) <= float(hi)
+    inside = inf.log_prob(passive["truth"])
+    outside = inf.log_prob({"gL": 29 * nS, "C": 60 * pF})
+    assert np.isfinite(inside) and inside > outside

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from torch import Tensor
+
 from ..errors import CapabilityError
 from ._sbi import SbiBackend
 
@@ -25,6 +27,12 @@ class VectorFieldBackend(SbiBackend):
     default_estimator: ClassVar[str] = "mlp"
     samplers: ClassVar[tuple[str, ...]] = ("ode", "sde")
     sampling_defaults: ClassVar[str] = "direct"
+
+    def build_posterior(self, x_o: Tensor) -> Any:
+        """The posterior at ``x_o``; ``last_sampling`` names the sampler (``'ode'``/``'sde'``)."""
+        posterior = super().build_posterior(x_o)
+        self.last_sampling.setdefault("sample_with", posterior.sample_with)
+        return posterior
 
     def _proposal_kwargs(self, proposal: Any) -> dict[str, Any]:
         if proposal is not None:
