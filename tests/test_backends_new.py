@@ -122,6 +122,13 @@ def test_declared_capabilities():
     assert not fmpe.multi_round and not npse.multi_round and mnle.multi_round
     assert mnle.discrete_features and not fmpe.discrete_features
     assert set(fmpe.samplers) == {"ode", "sde"} and "mcmc" in mnle.samplers
+    assert fmpe.training_defaults == "sbi" and npse.training_defaults == "measured"
+
+
+def test_vector_field_training_defaults(vector_fields):
+    fmpe, npse = vector_fields["fmpe"].backend, vector_fields["npse"].backend
+    assert fmpe.last_training["learning_rate"] == 5e-4  # sbi's (declared)
+    assert npse.last_training["learning_rate"] > 5e-4  # measured: grows with the batch
 
 
 # ---------------------------------------------------------------------------- recovery
@@ -143,9 +150,11 @@ def test_mnle_recovers_truth_and_finds_discrete_columns(mnle_trained):
     assert max(errors.values()) < 0.1, errors
 
 
-def test_mnle_beats_snle_at_equal_budget(mnle_trained):
-    """Loosely: the posterior of mnle is narrower than snle's on the same simulations, and
-    no further from the truth (benchmarks/bench_mnle.py measures it over observations)."""
+def test_mnle_against_snle_at_equal_budget(mnle_trained):
+    """Loosely: on the same simulations, mnle's posterior at the observation is no wider than
+    snle's (within 10%) and no further from the truth (within 5% of the prior width).
+    benchmarks/bench_mnle.py measures both over test observations: on this problem they are
+    close (docs/benchmarks.rst), so the assertion is "not worse", not "better"."""
     inf = trained(lif_simulated(), "snle")
     mnle = mnle_trained.sample_array(500, seed=0)
     snle = inf.sample_array(500, seed=0)

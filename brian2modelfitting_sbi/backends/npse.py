@@ -19,3 +19,7 @@ class NPSEBackend(VectorFieldBackend):
     )
     trainer_name: ClassVar[str] = "NPSE"
     builder_name: ClassVar[str] = "posterior_score_nn"
+    # This package's measured defaults: on the validation problem at 10,000 simulations they
+    # trained 2.7x faster than sbi's (20 vs 53 s) with a C2ST of 0.545 vs 0.535; at 1,000,
+    # 0.685 vs 0.695 (docs/benchmarks.rst).
+    training_defaults: ClassVar[str] = "measured"
