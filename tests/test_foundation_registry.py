@@ -91,7 +91,7 @@ def test_backend_class_passes_through():
 
 
 def test_unknown_name_lists_installed():
-    with pytest.raises(UnknownBackendError, match=r"'nope'.*installed backends: snle, snpe, snre"):
+    with pytest.raises(UnknownBackendError, match=r"'nope'.*installed backends: .*snle, snpe"):
         get_backend("nope")
 
 

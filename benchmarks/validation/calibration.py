@@ -26,22 +26,25 @@ CALIBRATION_MCMC = {
 
 #: SNPE test posteriors: candidates drawn per observation, per sample kept.
 POOL = 10
+#: The same for FMPE/NPSE, whose samples are ODE/SDE solutions (costly in such numbers).
+VECTOR_FIELD_POOL = 2
 
 
-def _direct_in_box(posterior: Any, xs: torch.Tensor, n: int) -> torch.Tensor:
+def _direct_in_box(posterior: Any, xs: torch.Tensor, n: int, factor: int = POOL) -> torch.Tensor:
     """``n`` samples per observation inside the prior box, like sbi's rejection sampling.
 
     sbi rejects flow samples outside the box until it has ``n`` per observation, which for a
     few test observations in the corners of the box (a small-budget flow putting >99% of its
-    mass outside) stalls for minutes. Here ``POOL * n`` candidates are drawn per observation
-    without rejection and the first ``n`` inside the box are kept; an observation with fewer
+    mass outside) stalls for minutes. Here ``factor * n`` (:data:`POOL` unless given)
+    candidates are drawn per observation without rejection and the first ``n`` inside the box
+    are kept; an observation with fewer
     inside resamples those (with replacement), and one with none keeps its candidates clamped
     to the box (its ranks then show the leak).
     """
     with torch.no_grad():
         pool = posterior.sample_batched(
-            (POOL * n,), x=xs, reject_outside_prior=False, show_progress_bars=False
-        )  # (POOL * n, B, d), unit-box coordinates
+            (factor * n,), x=xs, reject_outside_prior=False, show_progress_bars=False
+        )  # (factor * n, B, d), unit-box coordinates
     inside = ((pool >= 0) & (pool <= 1)).all(dim=-1)
     out = torch.empty((n, *pool.shape[1:]))
     generator = torch.Generator().manual_seed(0)
@@ -93,8 +96,10 @@ class Calibration:
 
 def draw_batched(backend: Any, posterior: Any, xs: torch.Tensor, n: int) -> tuple:
     """``(samples (n, len(xs), d), sampler name)``, vectorized over the observations."""
-    if type(backend).__name__ == "SNPEBackend":
-        return _direct_in_box(posterior, xs, n), f"direct ({POOL}x pool, kept in the box)"
+    if getattr(backend, "amortized", False):  # SNPE's flow, FMPE's ODE, NPSE's SDE
+        pool = POOL if type(backend).__name__ == "SNPEBackend" else VECTOR_FIELD_POOL
+        name = backend.last_sampling.get("sample_with") or "direct"
+        return _direct_in_box(posterior, xs, n, pool), f"{name} ({pool}x pool, kept in the box)"
     mcmc = backend.trainer.build_posterior(
         backend.density_estimator, **posterior_arguments(CALIBRATION_MCMC)
     )

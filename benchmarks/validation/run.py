@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from sbi.utils.metrics import c2st
 
+from brian2modelfitting_sbi import get_backend
 from brian2modelfitting_sbi.training import SBI_SAMPLING_DEFAULTS, SBI_TRAINING_DEFAULTS
 
 from . import problem as P
@@ -42,7 +43,10 @@ SETTINGS = {
     "ours": lambda backend: {},
     "sbi": lambda backend: {
         "training": dict(SBI_TRAINING_DEFAULTS),
-        "sampling": dict(SBI_SAMPLING_DEFAULTS) if backend != "snpe" else {},
+        # sbi's MCMC for the backends that sample per observation; the others sample directly
+        # (SNPE from its flow, FMPE/NPSE by their ODE/SDE)
+        "sampling": dict(SBI_SAMPLING_DEFAULTS)
+        if get_backend(backend).sampling_defaults == "auto" else {},
     },
 }
 

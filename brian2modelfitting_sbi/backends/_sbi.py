@@ -2,7 +2,8 @@
 
 Each concrete backend names its trainer class, its network builder from ``sbi.neural_nets``
 and how its posterior samples. Only current sbi names are used (``NPE_C``, ``NLE_A``,
-``NRE_B``), never the deprecated ``SNPE``/``SNLE``/``SNRE`` aliases.
+``NRE_B``, ``FMPE``, ``NPSE``, ``MNLE``), never the deprecated ``SNPE``/``SNLE``/``SNRE``
+aliases.
 """
 
 from __future__ import annotations
@@ -241,6 +242,9 @@ _PARAMETER_CLASSES = {
     "rejection": ("RejectionPosteriorParameters", "rejection_sampling_parameters"),
     "importance": ("ImportanceSamplingPosteriorParameters", "importance_sampling_parameters"),
     "vi": ("VIPosteriorParameters", "vi_parameters"),
+    # vector-field posteriors (FMPE, NPSE): solve the probability-flow ODE or the reverse SDE
+    "ode": ("VectorFieldPosteriorParameters", "vectorfield_sampling_parameters"),
+    "sde": ("VectorFieldPosteriorParameters", "vectorfield_sampling_parameters"),
 }
 
 

@@ -47,6 +47,16 @@ class FeatureProvider(ABC):
         """Estimator options these features need (e.g. ``z_score_x``); the user's override."""
         return {}
 
+    def discrete_columns(self, n_traces: int) -> list[bool | None] | None:
+        """Which columns are discrete (integer-valued, e.g. spike counts), in :meth:`names`
+        order: True, False, or None where the provider does not know; None for all.
+
+        Backends that model discrete features (``'mnle'``) use it; where it says None, the
+        integer-valued columns of the simulated features count as discrete (the user's
+        ``discrete_columns=`` overrides both).
+        """
+        return None
+
     def bind(self, problem) -> FeatureProvider:  # noqa: ANN001 - avoid an import cycle
         """Check the provider against a problem before anything runs; return it bound.
 
@@ -149,6 +159,14 @@ class CombinedFeatures(FeatureProvider):
 
     def compute(self, result: SimulationResult) -> np.ndarray:
         return np.concatenate([p.compute(result) for p in self.providers], axis=1)
+
+    def discrete_columns(self, n_traces: int) -> list[bool | None] | None:
+        out: list[bool | None] = []
+        for p in self.providers:
+            declared = p.discrete_columns(n_traces)
+            width = len(p.names(n_traces))
+            out.extend([None] * width if declared is None else declared)
+        return None if all(d is None for d in out) else out
 
     def bind(self, problem) -> FeatureProvider:  # noqa: ANN001
         bound = copy.copy(self)  # the providers given by the user are not changed

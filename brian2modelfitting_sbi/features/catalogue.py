@@ -23,17 +23,20 @@ class FeatureInfo:
         What the feature is.
     stimulus : bool
         Whether it needs ``stimulus=(start, stop)``.
+    discrete : bool
+        Whether its values are integers (a count), modelled as discrete by ``'mnle'``.
     """
 
     unit: str
     kind: str
     description: str
     stimulus: bool = False
+    discrete: bool = False
 
 
 #: The features of :class:`EphysFeatures`, by name.
 FEATURES: dict[str, FeatureInfo] = {
-    "spike_count": FeatureInfo("1", "spikes", "number of spikes"),
+    "spike_count": FeatureInfo("1", "spikes", "number of spikes", discrete=True),
     "firing_rate": FeatureInfo("Hz", "spikes", "spike count / window duration"),
     "first_spike_latency": FeatureInfo(
         "second", "spikes", "time from the stimulus onset (or window start) to the first spike"

@@ -12,7 +12,7 @@ Features (values in SI units: volts, seconds, hertz; "var" is the unit of the va
 =======================  ======  ===========================================================
 name                     unit    definition (inside the window)
 =======================  ======  ===========================================================
-spike_count              1       number of spikes
+spike_count              1       number of spikes (an integer: discrete for ``'mnle'``)
 firing_rate              Hz      spike_count / window duration
 first_spike_latency      s       first spike at or after the stimulus onset, minus the onset
                                  (the window start when no ``stimulus`` is given)
@@ -99,10 +99,8 @@ def _pairs(name: str, value: Any, allow_none: bool) -> list[tuple[float, float |
     if isinstance(value, Sequence) and len(value) == 2 and not isinstance(value[0], Sequence):
         value = [value]
     elif not isinstance(value, Sequence) or not value:
-        raise ProblemError(
-            f"{name}: expected (start, stop) with units, or one such pair per stimulus, "
-            f"got {value!r}"
-        )
+        raise ProblemError(f"{name}: expected (start, stop) with units, or one such pair per "
+                           f"stimulus, got {value!r}")
     pairs = []
     for k, pair in enumerate(value):
         if not isinstance(pair, Sequence) or len(pair) != 2:
@@ -217,11 +215,8 @@ class EphysFeatures(FeatureProvider):
         return {name: value for name in self.features if name in _DEFAULT_FILL}
 
     def __repr__(self) -> str:
-        extra = "".join(
-            f", {key}={getattr(self, key)!r}"
-            for key in ("variable", "window", "stimulus", "threshold")
-            if getattr(self, key) is not None
-        )
+        keys = ("variable", "window", "stimulus", "threshold")
+        extra = "".join(f", {k}={getattr(self, k)!r}" for k in keys if getattr(self, k) is not None)
         return f"EphysFeatures({self.features!r}{extra})"
 
     # ------------------------------------------------------------------ what is needed
@@ -256,6 +251,10 @@ class EphysFeatures(FeatureProvider):
             else:
                 suffix = "(window)"
         return per_trace_names(prefix, [f + suffix for f in self.features], n_traces)
+
+    def discrete_columns(self, n_traces: int) -> list[bool]:
+        """True for the integer-valued features (``spike_count``), in :meth:`names` order."""
+        return [FEATURES[f].discrete for f in self.features for _ in range(n_traces)]
 
     def units(self) -> dict[str, Any]:
         """The Brian 2 unit of each feature (after :meth:`bind`; ``'var'`` units need it)."""

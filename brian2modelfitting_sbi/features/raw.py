@@ -151,6 +151,10 @@ class RawTraces(FeatureProvider):
             raise ValueError(f"{n_features} features are not whole traces of {length} values")
         return trace_embedding(n_features // length, length)
 
+    def discrete_columns(self, n_traces: int) -> list[bool]:
+        """Raw trace values are continuous."""
+        return [False] * len(self.names(n_traces))
+
     def default_estimator_options(self) -> dict[str, Any]:
         """Z-score x as one structured block (per-time-step z-scoring breaks on flat parts)."""
         return {"z_score_x": "structured"}

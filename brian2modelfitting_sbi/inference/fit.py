@@ -15,7 +15,12 @@ import numpy as np
 import torch
 
 from ..backends import InferenceBackend, SavedRound, get_backend
-from ..backends.features import check_backend_features, learned_features
+from ..backends.features import (
+    check_backend_features,
+    check_discrete,
+    discrete_columns,
+    learned_features,
+)
 from ..errors import CapabilityError, ProblemError, SavedFileError
 from ..priors import ParameterSpace
 from ..scaling import x_to_torch
@@ -41,14 +46,12 @@ def check_capabilities(
     """Refuse, before anything runs, what the backend class says it cannot do.
 
     Its features (:func:`~brian2modelfitting_sbi.backends.features.check_backend_features`),
+    discrete columns (:func:`~brian2modelfitting_sbi.backends.features.check_discrete`),
     rounds drawn from a posterior (``multi_round``) and the chosen sampler (``samplers``).
     """
     check_backend_features(features, cls, x_dim, fit.embedding_net)
-    if sequential and not getattr(cls, "multi_round", True):
-        raise CapabilityError(
-            f"n_rounds: the {cls.__name__} backend trains on prior draws only "
-            f"(multi_round=False); use n_rounds=1 (and restart=True to start over)"
-        )
+    check_discrete(cls, features, x_dim, fit.discrete_columns)
+    check_rounds(cls, sequential)
     samplers = set(getattr(cls, "samplers", ()) or ())
     if getattr(cls, "sampling_defaults", "direct") == "auto":
         samplers.add("auto")
@@ -57,6 +60,18 @@ def check_capabilities(
         raise CapabilityError(
             f"sampling['sample_with']: the {cls.__name__} backend supports "
             f"{sorted(samplers)}, got {chosen!r}"
+        )
+
+
+def check_rounds(cls: Any, sequential: bool) -> None:
+    """Refuse rounds drawn from a posterior for a backend (class or object) without
+    ``multi_round``."""
+    if sequential and not getattr(cls, "multi_round", True):
+        name = cls.__name__ if isinstance(cls, type) else type(cls).__name__
+        raise CapabilityError(
+            f"n_rounds: the {name} backend trains on prior draws only "
+            f"(multi_round=False); use backend='snpe' (or 'snle', 'snre') for multi-round "
+            f"inference, or n_rounds=1 (and restart=True to start over)"
         )
 
 
@@ -119,6 +134,7 @@ def train_backend(
     if seed is not None:
         torch.manual_seed(seed)
     x_dim = len(feature_names)
+    check_rounds(cls, history.sequential)
     with torch_threads(options.threads):
         if isinstance(cls, InferenceBackend):
             appended = appended if cls is backend else 0
@@ -135,7 +151,8 @@ def train_backend(
                 options, embedding_net=embedding_net, estimator_options=estimator_options
             )
             backend = cls(space.prior(options.device), options.device,
-                          **chosen.backend_options(sampling))
+                          **chosen.backend_options(sampling),
+                          **_discrete_options(cls, features, feature_names, history, options))
             appended = 0
         for r in history.rounds[appended:]:
             theta, x = apply_invalid(
@@ -152,6 +169,18 @@ def train_backend(
             )
         backend.train()
     return backend, len(history)
+
+
+def _discrete_options(
+    cls: type, features: Any, names: Sequence[str], history: History, options: TrainingOptions
+) -> dict[str, Any]:
+    """``discrete_columns`` and ``discrete_scale`` for a backend with ``discrete_features``."""
+    if not getattr(cls, "discrete_features", False):
+        return {}
+    x = history.x[np.all(np.isfinite(history.x), axis=1)]
+    columns = discrete_columns(features, names, x, options.discrete_columns)
+    scale = history.x_scale[columns] if columns else np.ones(0)
+    return {"discrete_columns": columns, "discrete_scale": [float(s) for s in scale]}
 
 
 def restore_backend(
@@ -185,8 +214,9 @@ def restore_backend(
                 f"it was) or embedding_net= (a fresh module of the same architecture)"
             )
         embedding_net, _ = learned_features(features, cls, len(x_o.reshape(-1)), None, None)
-    config = {
-        k: saved_backend[k] for k in ("estimator", "estimator_options", "training", "sampling")
+    config = {  # what config() saved, passed back to the constructor
+        k: v for k, v in saved_backend.items()
+        if k not in ("name", "class", "device", "embedding_net")
     }
     trained = cls(space.prior(device), device, embedding_net=embedding_net, **config)
     rounds = []

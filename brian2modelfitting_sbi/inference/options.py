@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
@@ -125,6 +125,10 @@ class TrainingOptions(_Options):
         Embedding of x (the feature provider's default, if any, when None).
     settings : dict, optional
         Overrides of the backend's training defaults (the ``training=`` dict of ``train``).
+    discrete_columns : list of str or int, optional
+        Features (names or column indices) that a backend with ``discrete_features``
+        (``'mnle'``) models as discrete; by default the feature provider's declaration,
+        else the integer-valued simulated columns.
     """
 
     device: str = "cpu"
@@ -135,6 +139,7 @@ class TrainingOptions(_Options):
     estimator_options: Mapping[str, Any] | None = None
     embedding_net: torch.nn.Module | None = None
     settings: Mapping[str, Any] | None = None
+    discrete_columns: Sequence[str | int] | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.device, str):
@@ -189,7 +194,10 @@ class SamplingOptions(_Options):
 
 
 _SIMULATION = ("chunk_size", "n_jobs", "executor", "store", "standalone", "progress")
-_TRAINING = ("device", "invalid", "fill_value", "estimator", "estimator_options", "embedding_net")
+_TRAINING = (
+    "device", "invalid", "fill_value", "estimator", "estimator_options", "embedding_net",
+    "discrete_columns",
+)
 
 
 def split_keywords(
