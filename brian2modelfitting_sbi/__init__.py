@@ -8,8 +8,9 @@ from .amortized import AmortizedResults, NotAmortizedError, RecordingPosterior
 from .backends import InferenceBackend, get_backend, list_backends, refresh_backends
 from .features import FeatureProvider, vectorized
 from .inferencer import Inferencer
-from .priors import ParameterSpace
+from .priors import LogUniform, ParameterSpace
 from .problem import Problem, ProblemError
+from .simulation.measurement import MeasurementNoise
 
 __version__ = "0.1.0"
 
@@ -20,6 +21,8 @@ __all__ = [
     "FeatureProvider",
     "InferenceBackend",
     "Inferencer",
+    "LogUniform",
+    "MeasurementNoise",
     "ParameterSpace",
     "Problem",
     "ProblemError",

@@ -172,6 +172,7 @@ def simulate_tests(
             inferencer.target,
             cloudpickle.dumps(inferencer.features),
             device=resolve_device(None),
+            measurement=getattr(inferencer, "measurement", None),
         )
         x = simulate_features(
             task, theta, executor=pool, seed=resolve_seed(seed), progress=progress

@@ -37,6 +37,7 @@ from .simulation import (
     simulate_features,
     store_identity,
 )
+from .simulation.measurement import noise_warning, plan_measurement, recording_noise
 from .training import torch_threads
 from .workflow import PosteriorWorkflow
 
@@ -82,6 +83,13 @@ class Inferencer(PosteriorWorkflow):
         Values of external constants of the model; captured from the caller if None.
     target : str, optional
         Brian 2 code generation target for the simulations (``'cython'``, ``'numpy'``).
+    measurement_noise : dict, optional
+        Gaussian noise added to simulated traces before their features, per output
+        variable: a level (``{'v': 0.5*mV}``), a
+        :class:`~brian2modelfitting_sbi.MeasurementNoise` (``tau=`` for coloured noise), or
+        the name of a parameter to infer (``{'v': 'sigma_v'}``, bounds given like any other
+        parameter's). See :mod:`~brian2modelfitting_sbi.simulation.measurement` and
+        :attr:`recording_noise`.
     """
 
     def __init__(
@@ -100,6 +108,7 @@ class Inferencer(PosteriorWorkflow):
         features: Any = None,
         namespace: dict[str, Any] | None = None,
         target: str | None = None,
+        measurement_noise: dict[str, Any] | None = None,
     ) -> None:
         self.problem = Problem.from_arguments(
             model,
@@ -118,6 +127,7 @@ class Inferencer(PosteriorWorkflow):
         )
         self.features = as_provider(features, self.problem)
         self.target = target
+        self.measurement = plan_measurement(self.problem, measurement_noise)
         observed = SimulationResult.from_observed(self.problem)
         self.x_o = np.asarray(self.features.compute(observed), dtype=float)
         if not np.all(np.isfinite(self.x_o)):
@@ -160,6 +170,16 @@ class Inferencer(PosteriorWorkflow):
         return x_to_torch(np.atleast_2d(x), self.x_scale)
 
     @property
+    def recording_noise(self) -> dict[str, Quantity]:
+        """Measurement noise estimated from each observed trace output (a Quantity per variable).
+
+        A robust estimate from the high-frequency residual of the recordings (see
+        :func:`~brian2modelfitting_sbi.simulation.measurement.estimate_noise`); use it as
+        ``measurement_noise``.
+        """
+        return recording_noise(self.problem)
+
+    @property
     def n_simulations(self) -> int:
         """Simulations run so far (all rounds, invalid ones included)."""
         return sum(r.n_simulations for r in self.rounds)
@@ -188,6 +208,7 @@ class Inferencer(PosteriorWorkflow):
         embedding_net: torch.nn.Module | None = None,
         training: dict[str, Any] | None = None,
         sampling: dict[str, Any] | None = None,
+        prior: torch.distributions.Distribution | None = None,
         **bounds: Sequence[Quantity],
     ) -> Any:
         """Simulate, train and return the posterior at the observed data.
@@ -221,8 +242,11 @@ class Inferencer(PosteriorWorkflow):
             Torch threads while training and sampling (None: leave torch's setting).
         estimator, estimator_options, embedding_net, training, sampling
             Passed to the backend, see :meth:`train`.
+        prior : torch.distributions.Distribution, optional
+            Prior over the parameters in SI units replacing the box, see :meth:`set_bounds`.
         **bounds
-            ``name=[lower, upper]`` with units, for every parameter to infer.
+            ``name=[lower, upper]`` with units, for every parameter to infer
+            (``[lower, upper, 'log']`` or ``LogUniform(lower, upper)``: log-uniform).
 
         Returns
         -------
@@ -237,8 +261,8 @@ class Inferencer(PosteriorWorkflow):
         check_backend_features(
             self.features, get_backend(backend), self.x_o.shape[1], embedding_net
         )
-        if restart or self.space is None or bounds:
-            self.set_bounds(restart=restart, **bounds)
+        if restart or self.space is None or bounds or prior is not None:
+            self.set_bounds(restart=restart, prior=prior, **bounds)
         for _ in range(n_rounds):
             # one seed per round index, so that a continued infer() repeats no round's draws
             round_seed = None if seed is None else seed + 1000 * len(self.rounds)
@@ -269,15 +293,33 @@ class Inferencer(PosteriorWorkflow):
             self.build_posterior(threads=threads)
         return self.posterior
 
-    def set_bounds(self, restart: bool = False, **bounds: Sequence[Quantity]) -> ParameterSpace:
-        """Set the prior box; a new box (or ``restart``) forgets simulations and posterior.
+    def set_bounds(
+        self,
+        restart: bool = False,
+        prior: torch.distributions.Distribution | None = None,
+        **bounds: Sequence[Quantity],
+    ) -> ParameterSpace:
+        """Set the prior; a new prior (or ``restart``) forgets simulations and posterior.
 
         Without bounds, the current box is kept (``set_bounds(restart=True)`` starts over).
+
+        Parameters
+        ----------
+        restart : bool
+            Forget simulations and posterior even if the prior is unchanged.
+        prior : torch.distributions.Distribution, optional
+            A prior over the parameters in SI units (siemens, farad...), event shape
+            ``(d,)`` with columns in sorted name order, replacing the uniform box; its mass
+            must lie inside the bounds (checked before anything runs).
+        **bounds
+            ``name=[lower, upper]`` (uniform), ``name=[lower, upper, 'log']`` or
+            ``name=LogUniform(lower, upper)`` (log-uniform, bounds > 0), with units.
         """
+        extra = self.measurement.parameter_units if self.measurement is not None else None
         if not bounds and self.space is not None:
-            space = self.space
+            space = self.space if prior is None else self.space.with_prior(prior)
         else:
-            space = ParameterSpace.from_bounds(self.problem, bounds)
+            space = ParameterSpace.from_bounds(self.problem, bounds, prior=prior, extra=extra)
         if restart or space != self.space:
             self.space = space
             self.backend = None
@@ -350,6 +392,9 @@ class Inferencer(PosteriorWorkflow):
         if bounds or self.space is None:
             self.set_bounds(**bounds)
         proposal = self.posterior
+        message = noise_warning(self.problem, self.measurement)
+        if message:
+            warnings.warn(message, RuntimeWarning, stacklevel=2)
         recording = self.features.recording()
         with chunk_executor(n_jobs, executor) as pool:
             size = chunk_size or default_chunk_size(
@@ -362,6 +407,7 @@ class Inferencer(PosteriorWorkflow):
                     self.feature_names,
                     self.x_o,
                     self.space.to_json(),
+                    measurement=None if self.measurement is None else self.measurement.to_json(),
                 )
                 rnd = SimulationStore(store, identity).round(
                     len(self.rounds),
@@ -381,6 +427,7 @@ class Inferencer(PosteriorWorkflow):
                 self.target,
                 cloudpickle.dumps(self.features),
                 device=device_name,
+                measurement=self.measurement,
             )
             if theta is None:
                 theta = self._draw(proposal, n_samples, seed, threads)

@@ -25,6 +25,7 @@ import numpy as np
 
 from ..problem import Problem, ProblemError
 from . import executors
+from .measurement import MeasurementPlan
 from .network import DEVICES, LOCK, Recording, get_simulator
 from .noise import plan_noise, uses_brian_random
 
@@ -92,6 +93,9 @@ class ChunkTask:
         ``'runtime'`` or ``'cpp_standalone'``.
     fingerprint : str
         ``problem.fingerprint()`` (computed once here; workers key their cache on it).
+    measurement : MeasurementPlan, optional
+        Measurement noise added to the traces before the features (see :mod:`.measurement`);
+        its inferred levels are columns of theta named in ``parameter_names``.
     """
 
     problem: Problem
@@ -102,6 +106,7 @@ class ChunkTask:
     features: bytes
     device: str = "runtime"
     fingerprint: str = ""
+    measurement: MeasurementPlan | None = None
 
     def __post_init__(self) -> None:
         if self.device not in DEVICES:
@@ -151,16 +156,24 @@ def run_chunk(
     """
     with LOCK:
         provider = _provider(task.features)
+        names, model_theta, noise = task.parameter_names, theta, task.measurement
+        if noise is not None:  # measurement-noise levels are not the model's parameters
+            names, model_theta = noise.model_part(names, theta)
         sim = get_simulator(
             task.problem,
-            task.parameter_names,
+            names,
             task.chunk_size,
             task.recording,
             task.target,
             task.device,
             task.fingerprint,
         )
-        result = sim.run(theta, seed=chunk_seed(seed, start), start=start, entropy=seed, copy=False)
+        result = sim.run(
+            model_theta, seed=chunk_seed(seed, start), start=start, entropy=seed, copy=False
+        )
+        if noise is not None:
+            entropy = seed if seed is not None else resolve_seed(None)
+            result = noise.apply(result, task.parameter_names, theta, entropy, start)
         x = np.asarray(provider.compute(result), dtype=float)
     if x.ndim != 2 or x.shape[0] != len(theta):
         raise ValueError(

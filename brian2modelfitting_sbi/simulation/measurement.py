@@ -1,0 +1,289 @@
+"""Measurement noise on simulated outputs, added to the recorded traces before the features.
+
+Real recordings carry noise from the amplifier and the cell; noise-free simulations compared
+with them make features that the noise moves (minima, maxima, slopes) disagree, and the
+posterior's width then reflects the simulation budget instead of the data. With
+``Inferencer(..., measurement_noise={'v': 0.5*mV})`` every simulated trace of ``v`` gets
+Gaussian noise of that standard deviation before its features are computed:
+
+- white: independent at each recorded sample (``{'v': 0.5*mV}``);
+- coloured: a stationary Ornstein–Uhlenbeck process with the given time constant
+  (``{'v': MeasurementNoise(0.5*mV, tau=2*ms)}``), exact at the recording's sampling step:
+  ``e[k] = a e[k-1] + sigma sqrt(1 - a**2) z[k]``, ``a = exp(-dt/tau)``, ``e[0] ~ N(0, sigma**2)``;
+- inferred: a level named like a parameter (``{'v': 'sigma_v'}``) is a column of theta with
+  bounds given like any other (``inf.infer(..., sigma_v=[0.1*mV, 2*mV])``).
+
+The numbers of sample ``g`` of a round come from its own generator,
+``SeedSequence(entropy, spawn_key=(g, 1))`` (the model's ``xi`` noise uses ``(g,)``, see
+:mod:`.noise`), so the same seed gives the same noise whatever the chunking, the workers or
+the device. Spike outputs are untouched; the observed recordings are never changed.
+
+:func:`estimate_noise` estimates a recording's noise level from its high-frequency residual.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from brian2 import Quantity, get_unit, second
+from brian2.units.fundamentalunits import get_dimensions
+
+from ..problem import SPIKES, Problem, ProblemError
+from .result import SimulationResult
+
+#: spawn_key tag of the measurement-noise streams (the model's xi streams have none).
+STREAM_TAG = 1
+
+
+@dataclass(frozen=True)
+class MeasurementNoise:
+    """Gaussian measurement noise of one output variable.
+
+    Parameters
+    ----------
+    sigma : Quantity or str
+        Standard deviation in the output's units (> 0), or the name of a parameter to infer
+        (its bounds are then given like any other parameter's).
+    tau : Quantity, optional
+        Correlation time of Ornstein–Uhlenbeck (coloured) noise; white noise if None.
+    """
+
+    sigma: Any
+    tau: Any = None
+
+
+@dataclass(frozen=True)
+class _Entry:
+    variable: str
+    sigma: float | None  # SI; None when inferred
+    parameter: str | None
+    tau: float | None  # seconds; None for white noise
+    unit: Any
+
+
+@dataclass(frozen=True)
+class MeasurementPlan:
+    """Validated measurement noise of a problem (plain, picklable data)."""
+
+    entries: tuple[_Entry, ...]
+
+    @property
+    def parameter_units(self) -> dict[str, Any]:
+        """Inferred noise levels: parameter name → unit."""
+        return {e.parameter: e.unit for e in self.entries if e.parameter is not None}
+
+    @property
+    def variables(self) -> list[str]:
+        """Output variables that get noise."""
+        return [e.variable for e in self.entries]
+
+    def model_part(
+        self, names: Sequence[str], theta: np.ndarray
+    ) -> tuple[tuple[str, ...], np.ndarray]:
+        """The model's parameter names and theta columns (noise levels left out)."""
+        noise = set(self.parameter_units)
+        keep = [j for j, n in enumerate(names) if n not in noise]
+        return tuple(names[j] for j in keep), np.asarray(theta)[:, keep]
+
+    def levels(self, names: Sequence[str], theta: np.ndarray) -> np.ndarray:
+        """Noise standard deviation per sample and entry ``(m, n_entries)`` (SI)."""
+        theta = np.atleast_2d(np.asarray(theta, dtype=float))
+        out = np.empty((len(theta), len(self.entries)))
+        for i, e in enumerate(self.entries):
+            out[:, i] = e.sigma if e.parameter is None else theta[:, list(names).index(e.parameter)]
+        return out
+
+    def apply(
+        self,
+        result: SimulationResult,
+        names: Sequence[str],
+        theta: np.ndarray,
+        entropy: int,
+        start: int,
+    ) -> SimulationResult:
+        """``result`` with noise added to its traces (new arrays; spikes unchanged).
+
+        ``theta`` holds the chunk's parameter sets (all columns, ``names`` order), ``start``
+        the round index of its first sample and ``entropy`` the round's seed.
+        """
+        levels = self.levels(names, theta)
+        m = result.n_samples
+        traces = dict(result.traces)
+        present = [(i, e) for i, e in enumerate(self.entries) if e.variable in traces]
+        if not present or m == 0:
+            return result
+        n_steps = traces[present[0][1].variable].shape[-1]
+        z = np.empty((m, len(self.entries), result.n_traces, n_steps))
+        for k in range(m):
+            z[k] = stream(entropy, start + k).standard_normal(z.shape[1:])
+        for i, e in present:
+            noise = colour(z[:, i], result.dt, e.tau) * levels[:, i, None, None]
+            traces[e.variable] = np.asarray(traces[e.variable], dtype=float) + noise
+        return dataclasses.replace(result, traces=traces)
+
+    def to_json(self) -> list[dict[str, Any]]:
+        """Plain data (saving, store identity)."""
+        return [
+            {
+                "variable": e.variable,
+                "sigma": e.sigma,
+                "parameter": e.parameter,
+                "tau": e.tau,
+            }
+            for e in self.entries
+        ]
+
+    def as_argument(self, problem: Problem) -> dict[str, MeasurementNoise]:
+        """The ``measurement_noise`` argument this plan was made from (quantities)."""
+        out = {}
+        for e in self.entries:
+            sigma = e.parameter if e.parameter is not None else Quantity(
+                e.sigma, dim=get_dimensions(e.unit)
+            )
+            tau = None if e.tau is None else e.tau * second
+            out[e.variable] = MeasurementNoise(sigma, tau)
+        return out
+
+
+def stream(entropy: int, index: int) -> np.random.Generator:
+    """The measurement-noise generator of sample ``index`` of a round seeded with ``entropy``."""
+    seq = np.random.SeedSequence(int(entropy), spawn_key=(int(index), STREAM_TAG))
+    return np.random.Generator(np.random.PCG64(seq))
+
+
+def colour(z: np.ndarray, dt: float, tau: float | None) -> np.ndarray:
+    """Unit-variance noise from standard normals ``z`` (time on the last axis).
+
+    White (``z`` itself) if ``tau`` is None, else a stationary OU process of correlation
+    time ``tau`` sampled every ``dt``: ``corr(e[k], e[k+j]) = exp(-j dt / tau)``.
+    """
+    if tau is None:
+        return z
+    from scipy.signal import lfilter
+
+    a = math.exp(-dt / tau)
+    drive = z * math.sqrt(1.0 - a * a)
+    drive[..., 0] = z[..., 0]  # start in the stationary distribution
+    return lfilter([1.0], [1.0, -a], drive, axis=-1)
+
+
+def plan_measurement(problem: Problem, spec: Mapping[str, Any] | None) -> MeasurementPlan | None:
+    """Validate ``measurement_noise`` against the problem's outputs (None: no noise)."""
+    if spec is None or (isinstance(spec, Mapping) and not spec):
+        return None
+    where = "measurement_noise"
+    outputs = list(problem.trace_outputs)
+    if not isinstance(spec, Mapping):
+        raise ProblemError(
+            f"{where}: expected a dict output variable -> noise level, e.g. "
+            f"{{{outputs[0] if outputs else 'v'!r}: 0.5*mV}}, got {spec!r}"
+        )
+    entries = []
+    taken = set(problem.equations.names) | set(problem.parameter_names) | set(problem.param_init)
+    for var in sorted(spec):
+        value = spec[var]
+        if var == SPIKES:
+            raise ProblemError(f"{where}: spike outputs carry no measurement noise; give it for "
+                               f"trace outputs {outputs}")
+        if var not in outputs:
+            raise ProblemError(
+                f"{where}: {var!r} is not a recorded output; the trace outputs are {outputs}"
+            )
+        unit = problem.output_units[var]
+        item = value if isinstance(value, MeasurementNoise) else MeasurementNoise(value)
+        sigma, parameter = None, None
+        if isinstance(item.sigma, str):
+            parameter = item.sigma
+            if not parameter.isidentifier() or parameter in taken:
+                raise ProblemError(
+                    f"{where}[{var!r}]: {parameter!r} cannot name a noise parameter (it must be "
+                    f"an identifier that is not a model name: {sorted(taken)})"
+                )
+            taken.add(parameter)
+        else:
+            sigma = _positive(item.sigma, unit, f"{where}[{var!r}]", "noise level")
+        tau = None
+        if item.tau is not None:
+            tau = _positive(item.tau, second, f"{where}[{var!r}].tau", "correlation time")
+        entries.append(_Entry(var, sigma, parameter, tau, get_unit(get_dimensions(unit))))
+    return MeasurementPlan(tuple(entries))
+
+
+def _positive(value: Any, unit: Any, where: str, what: str) -> float:
+    if (
+        not isinstance(value, Quantity | float | int)
+        or isinstance(value, bool)
+        or np.ndim(value) != 0
+        or get_dimensions(value) != get_dimensions(unit)
+    ):
+        raise ProblemError(
+            f"{where}: expected a {what} in units of {get_unit(get_dimensions(unit))!r} "
+            f"(a scalar Quantity > 0, or a parameter name), got {value!r}"
+        )
+    out = float(value)
+    if not (np.isfinite(out) and out > 0):
+        raise ProblemError(f"{where}: expected a {what} > 0, got {value!r}")
+    return out
+
+
+# ---------------------------------------------------------------------- estimate
+def estimate_noise(traces: np.ndarray) -> tuple[float, bool]:
+    """The white measurement-noise level of traces ``(..., n_steps)``, and whether it matters.
+
+    From the high-frequency residual: with white measurement noise of level ``sigma`` and
+    model (random-walk) noise of step ``s``, the first and second differences of consecutive
+    samples have variances ``v1 = 2 sigma**2 + s**2`` and ``v2 = 6 sigma**2 + 2 s**2``, so
+    ``sigma**2 = (v2 - 2 v1) / 2`` whatever the model noise; a smooth signal adds little to
+    either. The variances are robust estimates (``1.4826 * MAD``, which ignores spikes and
+    input steps). The noise is called significant when it makes at least a quarter of the
+    first differences' variance.
+    """
+    x = np.asarray(traces, dtype=float)
+    if x.shape[-1] < 4:
+        return 0.0, False
+    d1 = np.diff(x, axis=-1).ravel()
+    d2 = np.diff(x, n=2, axis=-1).ravel()
+    d1, d2 = d1[np.isfinite(d1)], d2[np.isfinite(d2)]
+    if len(d2) == 0:
+        return 0.0, False
+    v1 = (1.4826 * float(np.median(np.abs(d1 - np.median(d1))))) ** 2
+    v2 = (1.4826 * float(np.median(np.abs(d2 - np.median(d2))))) ** 2
+    var = max(0.0, 0.5 * (v2 - 2.0 * v1))
+    return math.sqrt(var), v1 > 0 and 2.0 * var >= 0.25 * v1
+
+
+def recording_noise(problem: Problem) -> dict[str, Quantity]:
+    """Estimated measurement noise of each observed trace output (see :func:`estimate_noise`)."""
+    out = {}
+    for var in problem.trace_outputs:
+        sigma, _ = estimate_noise(problem.outputs[var])
+        out[var] = Quantity(sigma, dim=get_dimensions(problem.output_units[var]))
+    return out
+
+
+def noise_warning(problem: Problem, plan: MeasurementPlan | None) -> str | None:
+    """A warning text when recordings look noisy but their simulations get no noise."""
+    noisy = []
+    covered = set(plan.variables) if plan is not None else set()
+    for var in problem.trace_outputs:
+        if var in covered:
+            continue
+        sigma, is_noisy = estimate_noise(problem.outputs[var])
+        if is_noisy and sigma > 0:
+            level = Quantity(sigma, dim=get_dimensions(problem.output_units[var]))
+            noisy.append((var, level))
+    if not noisy:
+        return None
+    found = ", ".join(f"{v!r}: {lvl}" for v, lvl in noisy)
+    arg = ", ".join(f"{v!r}: {lvl.in_best_unit(3).replace(' ', '*')}" for v, lvl in noisy)
+    return (
+        f"the recordings look noisy (estimated measurement noise {found}) but the simulations "
+        f"carry none, so simulated and observed features differ and the posterior's width "
+        f"follows the simulation budget; pass measurement_noise={{{arg}}} to Inferencer "
+        f"(see Inferencer.recording_noise)"
+    )
