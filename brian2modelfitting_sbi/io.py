@@ -284,7 +284,12 @@ def save(inferencer: Any, path: str | os.PathLike) -> None:
             "unit_names": [repr(u) for u in space.units],
             "lower": space.lower.tolist(),
             "upper": space.upper.tolist(),
+            **space.saved_prior(),
         },
+        "measurement_noise": (
+            None if getattr(inferencer, "measurement", None) is None
+            else inferencer.measurement.to_json()
+        ),
         "backend": {
             "name": _backend_name(backend),
             "class": f"{type(backend).__module__}:{type(backend).__qualname__}",
@@ -491,6 +496,10 @@ def _rebuild(
     recording = Recording(tuple(rec["variables"]), bool(rec["spikes"]), rec.get("dt"))
     provider = features if features is not None else SavedFeatures(names, recording, x_o)
     args = _problem_arguments(meta, arrays, namespace)
+    if meta.get("measurement_noise"):
+        from .simulation.measurement import argument_from_json
+
+        args["measurement_noise"] = argument_from_json(meta["measurement_noise"])
     inferencer = cls(features=provider, target=meta.get("target"), **args)
     if features is not None:
         if list(inferencer.feature_names) != list(names) or not np.allclose(
@@ -509,11 +518,19 @@ def _rebuild(
     # ---- parameter space
     sm = meta["space"]
     units = [get_unit(dims_from_json(d, f"space.units[{k}]")) for k, d in enumerate(sm["units"])]
+    scales = sm.get("scales") or ["linear"] * len(sm["names"])
     bounds = {
-        name: [Quantity(lo, dim=get_dimensions(u)), Quantity(hi, dim=get_dimensions(u))]
-        for name, u, lo, hi in zip(sm["names"], units, sm["lower"], sm["upper"], strict=True)
+        name: [Quantity(lo, dim=get_dimensions(u)), Quantity(hi, dim=get_dimensions(u)), scale]
+        for name, u, lo, hi, scale in zip(
+            sm["names"], units, sm["lower"], sm["upper"], scales, strict=True
+        )
     }
-    space = inferencer.set_bounds(**bounds)
+    prior = None
+    if sm.get("prior") is not None:
+        from .prior_dists import rebuild
+
+        prior = rebuild(sm["prior"])
+    space = inferencer.set_bounds(prior=prior, **bounds)
     if not isinstance(space, ParameterSpace) or list(space.names) != list(sm["names"]):
         raise SavedFileError(f"space: saved parameters {sm['names']} do not match the model")
     # ---- data and rounds

@@ -54,6 +54,7 @@ def simulate_outputs(
     target: str | None = None,
     seed: int | None = None,
     chunk_size: int | None = None,
+    measurement: Any = None,
 ) -> dict[str, Any]:
     """Simulate the parameter sets ``theta`` for every input and return their outputs.
 
@@ -73,6 +74,9 @@ def simulate_outputs(
         Seed of the model's random numbers (noise).
     chunk_size : int, optional
         Parameter sets simulated at once.
+    measurement : MeasurementPlan, optional
+        Measurement noise added to the traces (as for the training simulations); its
+        inferred levels are columns of ``theta``.
 
     Returns
     -------
@@ -89,12 +93,20 @@ def simulate_outputs(
     traces: dict[str, list[np.ndarray]] = {var: [] for var in recording.variables}
     spikes: list[list[np.ndarray]] = []
     units: dict[str, Any] = {}
+    names, model_theta = tuple(parameter_names), theta
+    if measurement is not None:
+        names, model_theta = measurement.model_part(names, theta)
     with LOCK:
-        sim = get_simulator(problem, list(parameter_names), size, recording, target)
+        sim = get_simulator(problem, list(names), size, recording, target)
         for start, stop in iter_chunks(n, size):
             result = sim.run(
-                theta[start:stop], seed=chunk_seed(entropy, start), start=start, entropy=entropy
+                model_theta[start:stop], seed=chunk_seed(entropy, start), start=start,
+                entropy=entropy,
             )
+            if measurement is not None:
+                result = measurement.apply(
+                    result, tuple(parameter_names), theta[start:stop], entropy, start
+                )
             for var in recording.variables:
                 traces[var].append(result.traces[var])
                 units[var] = result.units[var]

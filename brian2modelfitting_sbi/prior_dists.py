@@ -47,14 +47,21 @@ class UnitBoxPrior(Distribution):
         to_unit: Callable[[torch.Tensor], torch.Tensor],
         from_unit: Callable[[torch.Tensor], torch.Tensor],
         log_det: Callable[[torch.Tensor], torch.Tensor],
+        low: np.ndarray | None = None,
+        high: np.ndarray | None = None,
     ) -> None:
         self.base = prior
         self._to_unit, self._from_unit, self._log_det = to_unit, from_unit, log_det
+        d = prior.event_shape[0]
+        self._low = torch.as_tensor(np.zeros(d) if low is None else low, dtype=torch.float32)
+        self._high = torch.as_tensor(np.ones(d) if high is None else high, dtype=torch.float32)
         super().__init__(event_shape=prior.event_shape, validate_args=False)
 
     @property
     def support(self) -> Any:  # noqa: D102 - torch's interface
-        return constraints.independent(constraints.interval(0.0, 1.0), 1)
+        # the prior's declared support in the unit box (the whole box if it declares none),
+        # so that sbi rejects posterior samples outside it and bounds its MCMC transform
+        return constraints.independent(constraints.interval(self._low, self._high), 1)
 
     def sample(self, sample_shape: torch.Size = torch.Size()) -> torch.Tensor:  # noqa: B008, D102
         with torch.no_grad():
@@ -63,7 +70,7 @@ class UnitBoxPrior(Distribution):
 
     def log_prob(self, value: torch.Tensor) -> torch.Tensor:  # noqa: D102
         u = value.double()
-        inside = torch.all((u >= 0) & (u <= 1), dim=-1)
+        inside = torch.all((u >= self._low.double()) & (u <= self._high.double()), dim=-1)
         theta = self._from_unit(u.clamp(0.0, 1.0))
         base = _base_log_prob(self.base, theta)
         out = base + self._log_det(theta)
@@ -119,6 +126,54 @@ def as_event_prior(prior: Any, d: int, names: list[str]) -> Distribution:
     return prior
 
 
+def support_bounds(prior: Distribution, d: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """Per-parameter ``(lower, upper)`` of the support ``prior`` declares (SI), or None.
+
+    Read from interval constraints, sbi's ``MultipleIndependent`` parts and affine/exp
+    transforms of a bounded base; None when the support is not a box it can read.
+    """
+    if isinstance(prior, torch.distributions.TransformedDistribution):
+        base = support_bounds(prior.base_dist, d)
+        if base is None:
+            return None
+        lo, hi = base
+        for t in prior.transforms:
+            if isinstance(t, torch.distributions.AffineTransform):
+                loc, scale = _vector(t.loc, d), _vector(t.scale, d)
+                a, b = loc + scale * lo, loc + scale * hi
+                lo, hi = np.minimum(a, b), np.maximum(a, b)
+            elif isinstance(t, torch.distributions.ExpTransform):
+                lo, hi = np.exp(lo), np.exp(hi)
+            else:
+                return None
+        return lo, hi
+    if type(prior).__name__ == "MultipleIndependent":
+        parts = []
+        for part in prior.dists:
+            k = int(np.prod(part.event_shape)) if len(part.event_shape) else 1
+            got = support_bounds(part, k)
+            if got is None:
+                return None
+            parts.append(got)
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+    try:
+        base = prior.support
+    except NotImplementedError:
+        return None
+    while isinstance(base, constraints.independent):
+        base = base.base_constraint
+    lo = getattr(base, "lower_bound", None)
+    hi = getattr(base, "upper_bound", None)
+    if lo is None or hi is None:
+        return None
+    return _vector(lo, d), _vector(hi, d)
+
+
+def _vector(value: Any, d: int) -> np.ndarray:
+    array = np.asarray(torch.as_tensor(value, dtype=torch.float64).detach())
+    return np.broadcast_to(array, (d,)).astype(float)
+
+
 def check_support(
     prior: Distribution, lower: np.ndarray, upper: np.ndarray, names: list[str]
 ) -> None:
@@ -128,14 +183,9 @@ def check_support(
     :data:`SUPPORT_DRAWS` draws must fall inside them.
     """
     tol = 1e-6 * (upper - lower)
-    base = prior.support
-    while isinstance(base, constraints.independent):
-        base = base.base_constraint
-    lo = getattr(base, "lower_bound", None)
-    hi = getattr(base, "upper_bound", None)
-    if lo is not None and hi is not None:
-        lo = np.broadcast_to(np.asarray(torch.as_tensor(lo, dtype=torch.float64)), lower.shape)
-        hi = np.broadcast_to(np.asarray(torch.as_tensor(hi, dtype=torch.float64)), upper.shape)
+    declared = support_bounds(prior, len(lower))
+    if declared is not None:
+        lo, hi = declared
         outside = (lo < lower - tol) | (hi > upper + tol)
         bad = [n for n, o in zip(names, outside, strict=True) if o]
         if bad:

@@ -283,11 +283,18 @@ class ParameterSpace:
         coordinates otherwise (:class:`~brian2modelfitting_sbi.prior_dists.UnitBoxPrior`).
         """
         if self.user_prior is not None:
+            low = high = None
+            declared = prior_dists.support_bounds(self.user_prior, self.dim)
+            if declared is not None:
+                low = np.clip(self._unit(np.maximum(declared[0], self.lower)), 0.0, 1.0)
+                high = np.clip(self._unit(np.minimum(declared[1], self.upper)), 0.0, 1.0)
             return prior_dists.UnitBoxPrior(
                 self.user_prior,
                 lambda t: torch.as_tensor(self._unit(t.cpu().numpy()), device=device),
                 lambda u: torch.as_tensor(self._si(u.cpu().numpy()), device=device),
                 lambda t: torch.as_tensor(-self.log_jacobian_at(t.cpu().numpy()), device=device),
+                low,
+                high,
             )
         from sbi.utils import BoxUniform
 
@@ -330,6 +337,20 @@ class ParameterSpace:
                 torch.manual_seed(int(rng.integers(2**63 - 1)))
                 return self.user_prior.sample((int(n),)).double().numpy()
         return self._si(rng.random((n, self.dim)))
+
+    def saved_prior(self) -> dict:
+        """The scales and user prior as plain data for a saved file (pickle-free).
+
+        Raises
+        ------
+        ProblemError
+            If the user prior is of a kind :func:`~brian2modelfitting_sbi.prior_dists.describe`
+            cannot store.
+        """
+        out: dict[str, Any] = {"scales": list(self.scales)}
+        if self.user_prior is not None:
+            out["prior"] = prior_dists.describe(self.user_prior)
+        return out
 
     def to_json(self) -> dict:
         """Plain-data description (for saving and the simulation store's identity)."""

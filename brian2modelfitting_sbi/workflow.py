@@ -125,7 +125,8 @@ class PosteriorWorkflow:
             Outputs to record (state variables and/or ``'spikes'``); default: every observed
             output.
         seed : int, optional
-            Seed of the posterior draws and of the model's noise.
+            Seed of the posterior draws, of the model's noise and of the measurement noise
+            (which the simulated traces get as in training, see ``measurement_noise``).
         return_params : bool
             Also return the simulated parameters (dict of Quantity arrays).
 
@@ -157,6 +158,7 @@ class PosteriorWorkflow:
             variables=variables,
             target=self.target,
             seed=seed,
+            measurement=getattr(self, "measurement", None),
         )
         return (outputs, self.space.to_quantities(theta)) if return_params else outputs
 

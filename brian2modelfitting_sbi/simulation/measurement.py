@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 from brian2 import Quantity, get_unit, second
-from brian2.units.fundamentalunits import get_dimensions
+from brian2.units.fundamentalunits import get_dimensions, get_or_create_dimension
 
 from ..problem import SPIKES, Problem, ProblemError
 from .result import SimulationResult
@@ -134,6 +134,7 @@ class MeasurementPlan:
                 "sigma": e.sigma,
                 "parameter": e.parameter,
                 "tau": e.tau,
+                "dims": [float(v) for v in get_dimensions(e.unit)._dims],
             }
             for e in self.entries
         ]
@@ -148,6 +149,21 @@ class MeasurementPlan:
             tau = None if e.tau is None else e.tau * second
             out[e.variable] = MeasurementNoise(sigma, tau)
         return out
+
+
+def argument_from_json(data: Sequence[Mapping[str, Any]]) -> dict[str, MeasurementNoise]:
+    """The ``measurement_noise`` argument from :meth:`MeasurementPlan.to_json` data.
+
+    Levels are SI floats there, with the output's dimensions as 7 exponents.
+    """
+    out = {}
+    for item in data:
+        exps = [int(e) if float(e).is_integer() else e for e in item["dims"]]
+        dim = get_or_create_dimension(exps)
+        sigma = item.get("parameter") or Quantity(float(item["sigma"]), dim=dim)
+        tau = None if item.get("tau") is None else float(item["tau"]) * second
+        out[str(item["variable"])] = MeasurementNoise(sigma, tau)
+    return out
 
 
 def stream(entropy: int, index: int) -> np.random.Generator:
