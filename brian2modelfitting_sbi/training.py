@@ -68,7 +68,9 @@ MIN_WIDE_BATCH_SIZE = 200
 #: larger batches (0.24 s at 200, 0.41 s at 1,000 for 10,000 simulations), and its noisy
 #: validation loss made a larger learning rate with a shorter patience stop too early (C2ST
 #: 0.74 vs 0.67-0.72 at 1,000 simulations). Its time is won by the sampler instead.
-SBI_SETTINGS_BACKENDS = ("SNREBackend",)
+SBI_SETTINGS_BACKENDS = ("SNREBackend", "NREBBackend", "BNREBackend", "NRECBackend")
+#: Backends (class names) whose posterior needs a sampler (rejection or MCMC, see below).
+POTENTIAL_BACKENDS = ("SNLEBackend", *SBI_SETTINGS_BACKENDS)
 #: Learning rate at a batch of 1,000 (scaled by the square root of the batch size).
 LEARNING_RATE_AT_1000 = 2e-3
 #: Epochs without improvement of the validation loss before training stops.
@@ -181,7 +183,7 @@ def default_sampling_options(backend: str) -> dict[str, Any]:
     sbi's vectorized slice sampler with :data:`MCMC_PARAMETERS` (see
     :func:`resolve_auto_sampling`). SNPE samples directly from its flow (sbi's default).
     """
-    if backend in ("SNLEBackend", "SNREBackend"):
+    if backend in POTENTIAL_BACKENDS:
         return {
             "sample_with": AUTO,
             "mcmc_method": "slice_np_vectorized",

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from sbi.utils.metrics import c2st
 
+from brian2modelfitting_sbi.backends.snre import VARIANTS
 from brian2modelfitting_sbi.training import SBI_SAMPLING_DEFAULTS, SBI_TRAINING_DEFAULTS
 
 from . import problem as P
@@ -35,6 +36,8 @@ from .calibration import calibrate
 from .exact import gaussian_log_likelihood, grid_posterior
 from .report import format_table, write_docs
 
+#: Backends given by short name on the command line that are classes, not registered names.
+RATIO_VARIANTS = {k: v for k, v in VARIANTS.items() if k != "snre"}
 #: Samples per posterior compared by C2ST (the timed 1,000 plus 1,000 more).
 N_C2ST = 2000
 #: The 'before' column: sbi 0.27's training defaults and, for SNLE/SNRE, its MCMC settings.
@@ -113,7 +116,8 @@ def run_one(inferencer, backend: str, setting: str, repeat: int, reference, cali
     options = SETTINGS[setting](backend)
     inferencer.backend = None  # a fresh estimator for every setting and repeat
     with Clock() as train:
-        inferencer.train(backend, seed=seed, **options)
+        # the ratio-estimator variants (nre_b, bnre, nre_c) are backend classes, not names
+        inferencer.train(RATIO_VARIANTS.get(backend, backend), seed=seed, **options)
         inferencer.build_posterior()
     with Clock() as sample:
         first = inferencer.sample_array(N_C2ST // 2, seed=seed)
@@ -167,7 +171,10 @@ def main(argv: list[str] | None = None) -> list[Row]:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 5000, 10000])
-    parser.add_argument("--backends", nargs="+", default=["snpe", "snle", "snre"])
+    parser.add_argument(
+        "--backends", nargs="+", default=["snpe", "snle", "snre"],
+        help=f"registered backends and the ratio variants {sorted(RATIO_VARIANTS)}",
+    )
     parser.add_argument(
         "--settings", nargs="+", default=["ours", "sbi"], choices=[*SETTINGS, "try"],
         help="'try': this package's defaults updated with --try-training",
