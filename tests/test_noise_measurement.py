@@ -162,10 +162,14 @@ def test_recording_noise_is_estimated_and_warned_about():
 def test_estimate_separates_measurement_from_model_noise():
     rng = np.random.default_rng(0)
     walk = np.cumsum(1e-4 * rng.standard_normal((2, 5000)), axis=1)  # model (process) noise
-    sigma, noisy = estimate_noise(walk)
-    assert sigma < 1e-5 and not noisy
+    assert not estimate_noise(walk)[1]
     sigma, noisy = estimate_noise(walk + 2e-4 * rng.standard_normal(walk.shape))
     assert sigma == pytest.approx(2e-4, rel=0.1) and noisy
+    # a smooth, spiking-like signal with noise: the level is the noise's
+    t = np.linspace(0, 1, 4000)
+    spiky = 0.05 * np.sin(40 * t) ** 21 + 5e-4 * rng.standard_normal((2, t.size))
+    sigma, noisy = estimate_noise(spiky)
+    assert sigma == pytest.approx(5e-4, rel=0.1) and noisy
     smooth = np.sin(np.linspace(0, 20, 5000))[None]
     assert estimate_noise(smooth) == (pytest.approx(0, abs=1e-6), False)
 

@@ -248,29 +248,40 @@ def _positive(value: Any, unit: Any, where: str, what: str) -> float:
 
 
 # ---------------------------------------------------------------------- estimate
+#: The noise counts as significant above this fraction of the traces' range (1st-99th
+#: percentile): smaller noise changes no feature that matters.
+MIN_RELATIVE_NOISE = 5e-4
+
+
+def _robust_var(d: np.ndarray) -> float:
+    d = d[np.isfinite(d)]
+    return (1.4826 * float(np.median(np.abs(d - np.median(d))))) ** 2 if len(d) else 0.0
+
+
 def estimate_noise(traces: np.ndarray) -> tuple[float, bool]:
     """The white measurement-noise level of traces ``(..., n_steps)``, and whether it matters.
 
-    From the high-frequency residual: with white measurement noise of level ``sigma`` and
-    model (random-walk) noise of step ``s``, the first and second differences of consecutive
-    samples have variances ``v1 = 2 sigma**2 + s**2`` and ``v2 = 6 sigma**2 + 2 s**2``, so
-    ``sigma**2 = (v2 - 2 v1) / 2`` whatever the model noise; a smooth signal adds little to
-    either. The variances are robust estimates (``1.4826 * MAD``, which ignores spikes and
-    input steps). The noise is called significant when it makes at least a quarter of the
-    first differences' variance.
+    From the high-frequency residual: the ``k``-th differences of consecutive samples of
+    white noise of level ``sigma`` have the variance ``C(2k, k) sigma**2`` (``6 sigma**2``
+    for ``k = 2``, ``20 sigma**2`` for ``k = 3``), while a smooth signal adds little to
+    them; the level is ``sqrt(v3 / 20)``, with robust variances (``(1.4826 MAD)**2``, which
+    ignore spikes and input steps). Model noise (a random walk of step ``s``) adds ``2 s**2``
+    and ``6 s**2`` to ``v2`` and ``v3``, so ``(v3 - 3 v2) / 2`` is the white part alone; the
+    noise is called significant (measurement noise the simulations should have) when that
+    part is at least half the level and the level at least :data:`MIN_RELATIVE_NOISE` of the
+    traces' range.
     """
     x = np.asarray(traces, dtype=float)
-    if x.shape[-1] < 4:
+    if x.shape[-1] < 5:
         return 0.0, False
-    d1 = np.diff(x, axis=-1).ravel()
-    d2 = np.diff(x, n=2, axis=-1).ravel()
-    d1, d2 = d1[np.isfinite(d1)], d2[np.isfinite(d2)]
-    if len(d2) == 0:
-        return 0.0, False
-    v1 = (1.4826 * float(np.median(np.abs(d1 - np.median(d1))))) ** 2
-    v2 = (1.4826 * float(np.median(np.abs(d2 - np.median(d2))))) ** 2
-    var = max(0.0, 0.5 * (v2 - 2.0 * v1))
-    return math.sqrt(var), v1 > 0 and 2.0 * var >= 0.25 * v1
+    v2 = _robust_var(np.diff(x, n=2, axis=-1).ravel())
+    v3 = _robust_var(np.diff(x, n=3, axis=-1).ravel())
+    sigma = math.sqrt(v3 / 20.0)
+    white = math.sqrt(max(0.0, 0.5 * (v3 - 3.0 * v2)))
+    finite = x[np.isfinite(x)]
+    spread = float(np.subtract(*np.percentile(finite, [99, 1]))) if finite.size else 0.0
+    noisy = sigma > 0 and white >= 0.5 * sigma and sigma >= MIN_RELATIVE_NOISE * spread
+    return sigma, bool(noisy)
 
 
 def recording_noise(problem: Problem) -> dict[str, Quantity]:
@@ -295,7 +306,7 @@ def noise_warning(problem: Problem, plan: MeasurementPlan | None) -> str | None:
             noisy.append((var, level))
     if not noisy:
         return None
-    found = ", ".join(f"{v!r}: {lvl}" for v, lvl in noisy)
+    found = ", ".join(f"{v!r}: {lvl.in_best_unit(3)}" for v, lvl in noisy)
     arg = ", ".join(f"{v!r}: {lvl.in_best_unit(3).replace(' ', '*')}" for v, lvl in noisy)
     return (
         f"the recordings look noisy (estimated measurement noise {found}) but the simulations "
