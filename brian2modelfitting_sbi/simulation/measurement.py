@@ -118,12 +118,13 @@ class MeasurementPlan:
         if not present or m == 0:
             return result
         n_steps = traces[present[0][1].variable].shape[-1]
-        z = np.empty((m, len(self.entries), result.n_traces, n_steps))
-        for k in range(m):
-            z[k] = stream(entropy, start + k).standard_normal(z.shape[1:])
-        for i, e in present:
-            noise = colour(z[:, i], result.dt, e.tau) * levels[:, i, None, None]
-            traces[e.variable] = np.asarray(traces[e.variable], dtype=float) + noise
+        for _, e in present:  # new arrays: the monitor's may be views (copy=False)
+            traces[e.variable] = np.array(traces[e.variable], dtype=float)
+        shape = (len(self.entries), result.n_traces, n_steps)
+        for k in range(m):  # one sample at a time: no chunk-sized table of normals
+            z = stream(entropy, start + k).standard_normal(shape)
+            for i, e in present:
+                traces[e.variable][k] += colour(z[i], result.dt, e.tau) * levels[k, i]
         return dataclasses.replace(result, traces=traces)
 
     def to_json(self) -> list[dict[str, Any]]:
