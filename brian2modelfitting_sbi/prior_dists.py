@@ -52,6 +52,10 @@ class UnitBoxPrior(Distribution):
     ) -> None:
         self.base = prior
         self._to_unit, self._from_unit, self._log_det = to_unit, from_unit, log_det
+        with torch.random.fork_rng(devices=[]):  # leaves the caller's random state alone
+            torch.manual_seed(0)
+            self._inside = prior.sample()  # a point in the support, and the prior's dtype
+            self._draws = prior.sample((1000,)).double()
         d = prior.event_shape[0]
         self._low = torch.as_tensor(np.zeros(d) if low is None else low, dtype=torch.float32)
         self._high = torch.as_tensor(np.ones(d) if high is None else high, dtype=torch.float32)
@@ -72,23 +76,24 @@ class UnitBoxPrior(Distribution):
         u = value.double()
         inside = torch.all((u >= self._low.double()) & (u <= self._high.double()), dim=-1)
         theta = self._from_unit(u.clamp(0.0, 1.0))
-        base = _base_log_prob(self.base, theta)
+        base = _base_log_prob(self.base, theta, self._inside)
         out = base + self._log_det(theta)
         out = torch.where(inside & torch.isfinite(out), out, torch.full_like(out, -np.inf))
         return out.to(value.dtype)
 
     @property
-    def mean(self) -> torch.Tensor:  # noqa: D102 - sbi may ask for it
-        return self.sample((1000,)).mean(0)
+    def mean(self) -> torch.Tensor:  # noqa: D102 - sbi may ask for it (from fixed draws)
+        return self._to_unit(self._draws).float().mean(0)
 
     @property
     def variance(self) -> torch.Tensor:  # noqa: D102
-        return self.sample((1000,)).var(0)
+        return self._to_unit(self._draws).float().var(0)
 
 
-def _base_log_prob(prior: Distribution, theta: torch.Tensor) -> torch.Tensor:
+def _base_log_prob(prior: Distribution, theta: torch.Tensor, inside_point: torch.Tensor
+                   ) -> torch.Tensor:
     """``prior.log_prob`` in the prior's dtype, -inf (not an error) outside its support."""
-    dtype = prior.sample().dtype
+    dtype = inside_point.dtype
     value = theta.to(dtype)
     try:
         inside = prior.support.check(value)
@@ -96,7 +101,7 @@ def _base_log_prob(prior: Distribution, theta: torch.Tensor) -> torch.Tensor:
             inside = inside.all(-1)
     except NotImplementedError:
         inside = torch.ones(value.shape[:-1], dtype=torch.bool)
-    safe = torch.where(inside.unsqueeze(-1), value, prior.sample(value.shape[:-1]).to(dtype))
+    safe = torch.where(inside.unsqueeze(-1), value, inside_point.expand_as(value))
     validate = getattr(prior, "_validate_args", False)
     prior._validate_args = False
     try:

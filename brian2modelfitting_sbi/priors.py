@@ -335,7 +335,9 @@ class ParameterSpace:
         if self.user_prior is not None:
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(int(rng.integers(2**63 - 1)))
-                return self.user_prior.sample((int(n),)).double().numpy()
+                draws = self.user_prior.sample((int(n),)).double().numpy()
+            # float32 priors round their bounds by ~1e-7: keep every draw inside the box
+            return np.clip(draws, self.lower, self.upper)
         return self._si(rng.random((n, self.dim)))
 
     def saved_prior(self) -> dict:
