@@ -17,7 +17,9 @@ figures in ``docs/benchmarks.rst``), not inherited from sbi:
   per-sample gradient evaluations, within :data:`MIN_EPOCH_CAP`-:data:`MAX_EPOCH_CAP`.
   With SNPE at 10,000 simulations this trained 2.9-3.5x faster than sbi's defaults, with a
   C2ST against the exact posterior of 0.550 vs sbi's 0.533 (mean of six seeds).
-- **SNRE** keeps sbi's batch, learning rate and patience (:data:`SBI_SETTINGS_BACKENDS`).
+- **SNRE** keeps sbi's batch and learning rate (:data:`SBI_SETTINGS_BACKENDS`); its loss
+  settings (25 atoms, patience 30) come from the backend
+  (:data:`~brian2modelfitting_sbi.backends.snre.SNRE_LOSS_DEFAULTS`).
 - **Sampling** for SNLE/SNRE (:func:`default_sampling_options`): rejection sampling from
   the prior whenever at least :data:`MIN_REJECTION_ACCEPTANCE` of the prior draws would be
   accepted (estimated from :data:`ACCEPTANCE_PILOT` draws), which gave the same C2ST as MCMC

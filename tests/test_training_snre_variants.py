@@ -44,9 +44,18 @@ def test_variant_trains_its_trainer_and_samples(cls, trainer, loss):
     assert backend.last_training["training_batch_size"] == 200  # sbi's batch, as for SNRE
     for key, value in loss.items():
         assert backend.last_training[key] == value
+    assert backend.last_training["stop_after_epochs"] == 20  # sbi's: only SNRE changes it
     posterior = backend.build_posterior(torch.tensor([[0.5, 0.5]]))
     assert backend.last_sampling["sample_with"] in ("rejection", "mcmc")
     assert posterior.sample((10,), show_progress_bars=False).shape == (10, 2)
+
+
+def test_snre_uses_its_measured_loss_settings_and_the_user_wins():
+    backend = _trained(SNREBackend)
+    assert backend.last_training["num_atoms"] == 25
+    assert backend.last_training["stop_after_epochs"] == 30
+    backend = _trained(SNREBackend, num_atoms=4)
+    assert backend.last_training["num_atoms"] == 4
 
 
 def test_snre_is_one_of_the_variants_and_registered():

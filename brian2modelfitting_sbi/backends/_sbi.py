@@ -72,6 +72,8 @@ class SbiBackend(InferenceBackend):
     default_estimator: ClassVar[str]
     #: Name of the builder argument that takes an embedding net for x (None: unsupported).
     embedding_argument: ClassVar[str | None] = "embedding_net"
+    #: Training options of this backend's loss over the general defaults (user values win).
+    loss_defaults: ClassVar[dict[str, Any]] = {}
 
     def __init__(
         self,
@@ -137,6 +139,7 @@ class SbiBackend(InferenceBackend):
         """Train on every appended round, with measured defaults unless overridden."""
         x_dim = int(self.trainer._x_roundwise[0][0].numel())
         options = default_training_options(self.num_simulations, x_dim, type(self).__name__)
+        options.update(self.loss_defaults)
         options.update(self.training)
         self.last_training = options
         self.density_estimator = self.trainer.train(**options)
