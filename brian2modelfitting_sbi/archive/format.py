@@ -42,9 +42,11 @@ from brian2.units.fundamentalunits import get_dimensions
 
 from ..backends import get_backend, list_backends
 from ..errors import ProblemError, SavedFileError
+from ..prior_dists import rebuild
 from ..priors import ParameterSpace
 from ..problem import SPIKES, Problem
 from ..simulation import Recording
+from ..simulation.measurement import MeasurementNoise, MeasurementPlan, argument_from_json
 from .codec import dims_from_json, dims_json, equations_text, value_from_json, value_json
 
 FORMAT = "brian2modelfitting-sbi/inference"
@@ -73,10 +75,14 @@ class SavedInference:
     feature_names: list[str]
     recording: Recording
     x_o: np.ndarray
-    bounds: dict[str, list[Quantity]]
+    bounds: dict[str, list[Any]]
     rounds: list[SavedRoundData]
     backend: dict[str, Any]
     state: dict[str, torch.Tensor]
+    #: The user prior (a torch distribution rebuilt from plain data), None for the box.
+    prior: Any = None
+    #: The ``measurement_noise`` argument, None without measurement noise.
+    measurement_noise: dict[str, MeasurementNoise] | None = None
 
 
 # ---------------------------------------------------------------------- save
@@ -157,13 +163,16 @@ def save(
     target: str | None,
     version: str,
     skip_namespace: Sequence[str] = (),
+    measurement: MeasurementPlan | None = None,
 ) -> None:
     """Write an inference to ``path``.
 
     ``rounds`` are records with ``theta``, ``x``, ``n_invalid``, ``invalid_ranges`` and
     ``from_prior``; ``backend`` must implement ``config()`` and ``state()``. Namespace values
     that cannot be stored (functions, ``TimedArray``...) are refused here, before anything is
-    written, unless listed in ``skip_namespace`` (then loading asks for them again).
+    written, unless listed in ``skip_namespace`` (then loading asks for them again). The
+    space's scales and user prior are stored as plain data (a prior of a kind that cannot be
+    described is refused), with the ``measurement`` noise.
     """
     meta_problem, arrays = problem_meta(problem)
     check_unsaved(problem, meta_problem["namespace_not_saved"], skip_namespace)
@@ -190,7 +199,9 @@ def save(
             "unit_names": [repr(u) for u in space.units],
             "lower": space.lower.tolist(),
             "upper": space.upper.tolist(),
+            **space.saved_prior(),
         },
+        "measurement_noise": None if measurement is None else measurement.to_json(),
         "backend": {
             "name": backend_name(backend),
             "class": f"{type(backend).__module__}:{type(backend).__qualname__}",
@@ -344,9 +355,12 @@ def _decode(
     recording = Recording(tuple(rec["variables"]), bool(rec["spikes"]), rec.get("dt"))
     sm = meta["space"]
     units = [get_unit(dims_from_json(d, f"space.units[{k}]")) for k, d in enumerate(sm["units"])]
+    scales = sm.get("scales") or ["linear"] * len(sm["names"])
     bounds = {
-        name: [Quantity(lo, dim=get_dimensions(u)), Quantity(hi, dim=get_dimensions(u))]
-        for name, u, lo, hi in zip(sm["names"], units, sm["lower"], sm["upper"], strict=True)
+        name: [Quantity(lo, dim=get_dimensions(u)), Quantity(hi, dim=get_dimensions(u)), scale]
+        for name, u, lo, hi, scale in zip(
+            sm["names"], units, sm["lower"], sm["upper"], scales, strict=True
+        )
     }
     theta, x = np.asarray(arrays["theta"], dtype=float), np.asarray(arrays["x"], dtype=float)
     sizes = [int(r["n_simulations"]) for r in meta["rounds"]]
@@ -385,4 +399,9 @@ def _decode(
         rounds=rounds,
         backend=dict(meta["backend"]),
         state=state,
+        prior=None if sm.get("prior") is None else rebuild(sm["prior"]),
+        measurement_noise=(
+            argument_from_json(meta["measurement_noise"]) if meta.get("measurement_noise")
+            else None
+        ),
     )

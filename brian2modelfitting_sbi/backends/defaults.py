@@ -17,8 +17,9 @@ figures in ``docs/benchmarks.rst``), not inherited from sbi:
   per-sample gradient evaluations, within :data:`MIN_EPOCH_CAP`-:data:`MAX_EPOCH_CAP`.
   With SNPE at 10,000 simulations this trained 2.9-3.5x faster than sbi's defaults, with a
   C2ST against the exact posterior of 0.550 vs sbi's 0.533 (mean of six seeds).
-- **SNRE** keeps sbi's batch, learning rate and patience (it declares
-  ``training_defaults = 'sbi'``, see :data:`TRAINING_DEFAULTS`).
+- **SNRE** keeps sbi's batch and learning rate (it declares ``training_defaults = 'sbi'``,
+  see :data:`TRAINING_DEFAULTS`); its loss settings (25 atoms, patience 30) are its declared
+  ``loss_defaults`` (:data:`~brian2modelfitting_sbi.backends.snre.SNRE_LOSS_DEFAULTS`).
 - **Sampling** for SNLE/SNRE (:func:`default_sampling_options`): rejection sampling from
   the prior whenever at least :data:`MIN_REJECTION_ACCEPTANCE` of the prior draws would be
   accepted (estimated from :data:`ACCEPTANCE_PILOT` draws), which gave the same C2ST as MCMC
@@ -172,7 +173,8 @@ def default_training_options(
         Number of features per simulation.
     backend : class, instance or str, optional
         The backend, whose declared ``training_defaults`` decides (``'sbi'``: sbi's batch,
-        learning rate and patience); a class name (``'SNREBackend'``) is the legacy spelling.
+        learning rate and patience) and whose ``loss_defaults`` are laid over them; a class
+        name (``'SNREBackend'``) is the legacy spelling.
 
     Returns
     -------
@@ -181,18 +183,22 @@ def default_training_options(
     """
     batch = default_batch_size(num_simulations, x_dim, backend)
     if _policy(backend, 0) == "sbi":
-        return {
+        options = {
             **SBI_TRAINING_DEFAULTS,
             "max_num_epochs": default_max_epochs(num_simulations),
             "show_train_summary": False,
         }
-    return {
-        "training_batch_size": batch,
-        "learning_rate": default_learning_rate(batch),
-        "stop_after_epochs": default_patience(num_simulations),
-        "max_num_epochs": default_max_epochs(num_simulations),
-        "show_train_summary": False,
-    }
+    else:
+        options = {
+            "training_batch_size": batch,
+            "learning_rate": default_learning_rate(batch),
+            "stop_after_epochs": default_patience(num_simulations),
+            "max_num_epochs": default_max_epochs(num_simulations),
+            "show_train_summary": False,
+        }
+    if not isinstance(backend, str):  # the backend's own loss settings (declared, see base)
+        options.update(getattr(backend, "loss_defaults", None) or {})
+    return options
 
 
 def default_sampling_options(backend: Any) -> dict[str, Any]:
