@@ -98,21 +98,13 @@ class Inferencer(ResultMethods, UpstreamAttributes):
     """
 
     def __init__(
-        self,
-        model: Any,
-        input_var: str | Sequence[str] | None = None,
+        self, model: Any, input_var: str | Sequence[str] | None = None,
         input: Any = None,  # noqa: A002 - the fitters' name
-        output_var: str | Sequence[str] | None = None,
-        output: Any = None,
-        dt: Quantity | None = None,
-        method: str | None = None,
-        threshold: str | None = None,
-        reset: str | None = None,
-        refractory: Any = False,
-        param_init: dict[str, Quantity | str] | None = None,
-        features: Any = None,
-        namespace: dict[str, Any] | None = None,
-        target: str | None = None,
+        output_var: str | Sequence[str] | None = None, output: Any = None,
+        dt: Quantity | None = None, method: str | None = None, threshold: str | None = None,
+        reset: str | None = None, refractory: Any = False,
+        param_init: dict[str, Quantity | str] | None = None, features: Any = None,
+        namespace: dict[str, Any] | None = None, target: str | None = None,
         measurement_noise: Mapping[str, Any] | None = None,
     ) -> None:
         self.problem = Problem.from_arguments(
@@ -122,7 +114,6 @@ class Inferencer(ResultMethods, UpstreamAttributes):
         )
         self.features = as_provider(features, self.problem)
         self.target = target
-        #: The validated measurement noise (a MeasurementPlan, None without).
         self.measurement = plan_measurement(self.problem, measurement_noise)
         self.x_o = observed_features(self.features, self.problem)
         self._space: ParameterSpace | None = None
@@ -211,19 +202,12 @@ class Inferencer(ResultMethods, UpstreamAttributes):
 
     # ------------------------------------------------------------------ inference
     def infer(
-        self,
-        n_samples: int | None = None,
-        backend: str | type = "snpe",
-        *,
-        n_rounds: int = 1,
-        seed: int | None = None,
-        restart: bool = False,
+        self, n_samples: int | None = None, backend: str | type = "snpe", *, n_rounds: int = 1,
+        seed: int | None = None, restart: bool = False,
         simulation: SimulationOptions | Mapping[str, Any] | None = None,
         training: TrainingOptions | Mapping[str, Any] | None = None,
         sampling: SamplingOptions | Mapping[str, Any] | None = None,
-        n_simulations: int | None = None,
-        prior: torch.distributions.Distribution | None = None,
-        **options: Any,
+        n_simulations: int | None = None, prior: Any = None, **options: Any,
     ) -> Any:
         """Simulate, train and return the posterior at the observed data.
 
@@ -298,7 +282,7 @@ class Inferencer(ResultMethods, UpstreamAttributes):
     def _check_invalid(self, fit: TrainingOptions) -> None:
         check_invalid(fit.invalid, fit.fill_value, self.feature_names)
 
-    def set_bounds(self, restart: bool = False, prior: torch.distributions.Distribution | None = None,
+    def set_bounds(self, restart: bool = False, prior: Any = None,
                    **bounds: Sequence[Quantity]) -> ParameterSpace:
         """Set the prior; a new prior (or ``restart``) forgets simulations and posterior.
 
@@ -315,13 +299,9 @@ class Inferencer(ResultMethods, UpstreamAttributes):
         return space
 
     def simulate(
-        self,
-        n_samples: int | None = None,
-        *,
-        seed: int | None = None,
+        self, n_samples: int | None = None, *, seed: int | None = None,
         simulation: SimulationOptions | Mapping[str, Any] | None = None,
-        n_simulations: int | None = None,
-        **options: Any,
+        n_simulations: int | None = None, **options: Any,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Run one round of simulations from the current proposal and keep its features.
 
@@ -380,13 +360,9 @@ class Inferencer(ResultMethods, UpstreamAttributes):
         return record
 
     def train(
-        self,
-        backend: Any = "snpe",
-        *upstream_args: Any,
-        seed: int | None = None,
+        self, backend: Any = "snpe", *upstream_args: Any, seed: int | None = None,
         training: TrainingOptions | Mapping[str, Any] | None = None,
-        sampling: SamplingOptions | Mapping[str, Any] | None = None,
-        **options: Any,
+        sampling: SamplingOptions | Mapping[str, Any] | None = None, **options: Any,
     ) -> Any:
         """Train the backend on every round simulated so far.
 

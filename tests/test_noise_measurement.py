@@ -13,6 +13,8 @@ from conftest import fitter_args, passive, window_features
 from workflow_support import LEARNING, bounds, estimator_options
 
 from brian2modelfitting_sbi import Inferencer, MeasurementNoise, ProblemError
+from brian2modelfitting_sbi.inference.options import SimulationOptions
+from brian2modelfitting_sbi.inference.simulate import simulate_prior_tests
 from brian2modelfitting_sbi.simulation import SimulationResult, runner
 from brian2modelfitting_sbi.simulation.measurement import (
     estimate_noise,
@@ -217,3 +219,22 @@ def test_noise_parameter_without_bound_fails_before_simulating(no_simulation):
     with pytest.raises(ProblemError, match=r"bounds\['sigma_v'\]: expected values in units"):
         inf.infer(10, progress=False, sigma_v=[1 * nS, 2 * nS], C=[50 * pF, 400 * pF],
                   gL=[1 * nS, 30 * nS])
+
+
+# ---------------------------------------------------------------------- every use of the runner
+def test_calibration_tests_and_upstream_steps_get_the_noise():
+    """The one chunk runner adds the noise for training, calibration tests and upstream steps."""
+    noisy = _inferencer({"v": 0.5 * mV}, features=_noise_features())
+    clean = _inferencer(features=_noise_features())
+    for inf in (noisy, clean):
+        inf.set_bounds(**bounds())
+    options = SimulationOptions(progress=False)
+    theta, x = simulate_prior_tests(noisy.problem, noisy.features, noisy.space, 4, seed=3,
+                                    target=None, options=options, measurement=noisy.measurement)
+    _, x0 = simulate_prior_tests(clean.problem, clean.features, clean.space, 4, seed=3,
+                                 target=None, options=options)
+    # the spread at rest (noise-free: ~0) rises to about sigma
+    k = next(i for i, name in enumerate(noisy.feature_names) if "rest_spread" in name)
+    assert np.all(x[:, k] > 0.6 * SIGMA) and np.all(x0[:, k] < 0.2 * SIGMA)
+    # upstream's extract_summary_statistics simulates through the same runner
+    np.testing.assert_allclose(noisy.extract_summary_statistics(theta)[:, k], x[:, k], rtol=0.5)

@@ -62,7 +62,12 @@ def test_snre_is_one_of_the_variants_and_registered():
     assert get_backend("snre") is SNREBackend is VARIANTS["snre"]
     assert issubclass(SNREBackend, NREBBackend)
     assert SNREBackend.trainer_name in {"NRE_B", "BNRE", "NRE_C"}
-    for cls in (NREBBackend, BNREBackend, NRECBackend):
-        assert default_training_options(1000, 8, cls.__name__) == default_training_options(
-            1000, 8, "SNREBackend"
-        )
+    for name, cls in (("nre_b", NREBBackend), ("bnre", BNREBackend), ("nre_c", NRECBackend)):
+        assert get_backend(name) is cls  # entry points
+        # declared on the class (inherited): sbi's batch, rate and patience, no loss settings
+        options = default_training_options(1000, 8, cls)
+        assert options == default_training_options(1000, 8, NREBBackend)
+        assert "num_atoms" not in options and options["stop_after_epochs"] == 20
+    snre = default_training_options(1000, 8, SNREBackend)
+    assert snre == default_training_options(1000, 8, "SNREBackend")  # the legacy spelling
+    assert snre["num_atoms"] == 25 and snre["stop_after_epochs"] == 30

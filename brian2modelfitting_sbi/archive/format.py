@@ -79,10 +79,8 @@ class SavedInference:
     rounds: list[SavedRoundData]
     backend: dict[str, Any]
     state: dict[str, torch.Tensor]
-    #: The user prior (a torch distribution rebuilt from plain data), None for the box.
-    prior: Any = None
-    #: The ``measurement_noise`` argument, None without measurement noise.
-    measurement_noise: dict[str, MeasurementNoise] | None = None
+    prior: Any = None  # the user prior (rebuilt from plain data), None for the box
+    measurement_noise: dict[str, MeasurementNoise] | None = None  # the Inferencer's argument
 
 
 # ---------------------------------------------------------------------- save
@@ -170,9 +168,8 @@ def save(
     ``rounds`` are records with ``theta``, ``x``, ``n_invalid``, ``invalid_ranges`` and
     ``from_prior``; ``backend`` must implement ``config()`` and ``state()``. Namespace values
     that cannot be stored (functions, ``TimedArray``...) are refused here, before anything is
-    written, unless listed in ``skip_namespace`` (then loading asks for them again). The
-    space's scales and user prior are stored as plain data (a prior of a kind that cannot be
-    described is refused), with the ``measurement`` noise.
+    written, unless listed in ``skip_namespace`` (then loading asks for them again); so is a
+    user prior that cannot be stored as plain data.
     """
     meta_problem, arrays = problem_meta(problem)
     check_unsaved(problem, meta_problem["namespace_not_saved"], skip_namespace)
@@ -356,12 +353,9 @@ def _decode(
     sm = meta["space"]
     units = [get_unit(dims_from_json(d, f"space.units[{k}]")) for k, d in enumerate(sm["units"])]
     scales = sm.get("scales") or ["linear"] * len(sm["names"])
-    bounds = {
-        name: [Quantity(lo, dim=get_dimensions(u)), Quantity(hi, dim=get_dimensions(u)), scale]
-        for name, u, lo, hi, scale in zip(
-            sm["names"], units, sm["lower"], sm["upper"], scales, strict=True
-        )
-    }
+    bounds = {name: [Quantity(lo, dim=get_dimensions(u)), Quantity(hi, dim=get_dimensions(u)), s]
+              for name, u, lo, hi, s in zip(sm["names"], units, sm["lower"], sm["upper"], scales,
+                                            strict=True)}
     theta, x = np.asarray(arrays["theta"], dtype=float), np.asarray(arrays["x"], dtype=float)
     sizes = [int(r["n_simulations"]) for r in meta["rounds"]]
     if theta.shape != (sum(sizes), len(sm["names"])) or x.shape != (sum(sizes), len(names)):
@@ -400,8 +394,6 @@ def _decode(
         backend=dict(meta["backend"]),
         state=state,
         prior=None if sm.get("prior") is None else rebuild(sm["prior"]),
-        measurement_noise=(
-            argument_from_json(meta["measurement_noise"]) if meta.get("measurement_noise")
-            else None
-        ),
+        measurement_noise=argument_from_json(meta["measurement_noise"])
+        if meta.get("measurement_noise") else None,
     )

@@ -13,7 +13,8 @@ sbi 0.27 has three ratio estimators, all selectable here as backend classes (pas
   ``training={'num_classes': ..., 'gamma': ...}``.
 
 :class:`SNREBackend` is ``NRE_B`` with the settings chosen on the validation benchmark
-(:data:`SNRE_LOSS_DEFAULTS`; see ``docs/benchmarks.rst`` and the backends guide).
+(:data:`~brian2modelfitting_sbi.backends.defaults.SNRE_LOSS_DEFAULTS`; see
+``docs/benchmarks.rst`` and the backends guide).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from ._sbi import SbiBackend
+from .defaults import SNRE_LOSS_DEFAULTS
 
 
 class NREBBackend(SbiBackend):
@@ -56,19 +58,12 @@ class NRECBackend(NREBBackend):
     trainer_name: ClassVar[str] = "NRE_C"
 
 
-#: SNRE's loss settings, measured on the validation benchmark (10,000 simulations): sbi's
-#: NRE_B (10 atoms, patience 20) reached C2ST 0.59-0.64 but failed SBC (p 0.001-0.002, with
-#: MCMC and with importance-resampled test posteriors alike), as did NRE_C (C2ST 0.58, p
-#: 0.001) and BNRE (C2ST 0.65-0.74, p 0.001); 25 atoms and patience 30 passed SBC (p 0.02-0.03)
-#: at C2ST 0.63, TARP about 0, for twice the training time.
-SNRE_LOSS_DEFAULTS: dict = {"num_atoms": 25, "stop_after_epochs": 30}
-
-
 class SNREBackend(NREBBackend):
     """Neural ratio estimation, the variant chosen on the validation benchmark (``'snre'``).
 
     sbi's ``NRE_B`` with 25 contrastive atoms and a patience of 30 epochs
-    (:data:`SNRE_LOSS_DEFAULTS`; ``training=`` overrides them).
+    (:data:`~brian2modelfitting_sbi.backends.defaults.SNRE_LOSS_DEFAULTS`;
+    ``training=`` overrides them).
     """
 
     description: ClassVar[str] = (
