@@ -11,8 +11,9 @@ from .features import FeatureProvider, vectorized
 from .inference import SamplingOptions, SimulationOptions, TrainingOptions
 from .inferencer import Inferencer
 from .posterior import AmortizedResults, Posterior
-from .priors import ParameterSpace
+from .priors import LogUniform, ParameterSpace
 from .problem import Problem
+from .simulation.measurement import MeasurementNoise
 
 #: The result type of :meth:`Inferencer.condition`, now :class:`Posterior` (the same type as
 #: :attr:`Inferencer.result`).
@@ -25,6 +26,8 @@ __all__ = [
     "FeatureProvider",
     "InferenceBackend",
     "Inferencer",
+    "LogUniform",
+    "MeasurementNoise",
     "NotAmortizedError",
     "NotFittedError",
     "ParameterSpace",

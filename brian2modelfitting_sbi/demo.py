@@ -2,7 +2,9 @@
 
 Infers the sodium and potassium conductances of a Hodgkin–Huxley neuron from a synthetic
 recording made with known values (bundled with the package), with SNPE on electrophysiology
-features; prints the posterior summary next to the truth and writes the figures.
+features of simulations that carry the recording's own measurement noise (estimated by
+:attr:`Inferencer.recording_noise`); prints the posterior summary next to the truth and
+writes the figures.
 
 Run ``python -m brian2modelfitting_sbi.demo --help`` for the options; the environment variable
 ``B2MF_SBI_SCALE`` (default 1) scales the simulation budget (the test suite runs it small).
@@ -26,8 +28,7 @@ from .inferencer import Inferencer
 N_SIMULATIONS = 4000
 
 #: Skewness and kurtosis matter: without them only the ratio g_na/g_kd is identified (the
-#: posterior stays a ridge across the prior box, even after two rounds); ``min``/``max`` would
-#: pin both too, but the recording's noise biases them, and the simulations are noise-free.
+#: posterior stays a ridge across the prior box, even after two rounds).
 FEATURES = EphysFeatures(
     [
         "spike_count", "first_spike_latency", "isi_mean", "ap_peak", "ap_width",
@@ -48,7 +49,10 @@ def run(out: Path, n_simulations: int, seed: int = 1, progress: bool = True) -> 
     out.mkdir(parents=True, exist_ok=True)
     data = load_hh_recording()
     truth, bounds = data.pop("truth"), data.pop("bounds")
-    inferencer = Inferencer(**data, features=FEATURES)
+    # simulated traces get the recording's own noise level, so that their features compare
+    noise = Inferencer(**data, features=FEATURES).recording_noise
+    inferencer = Inferencer(**data, features=FEATURES, measurement_noise={"v": noise["v"]})
+    print(f"measurement noise of the recording: {noise['v'].in_best_unit(3)}")
     t0 = time.perf_counter()
     inferencer.infer(n_simulations, backend="snpe", seed=seed, progress=progress, **bounds)
     elapsed = time.perf_counter() - t0

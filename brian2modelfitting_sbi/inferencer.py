@@ -40,6 +40,7 @@ from .inference.options import (
 from .inference.results import ResultMethods
 from .inference.rounds import History, Round, given_round, make_round
 from .inference.simulate import simulate_round
+from .inference.space import make_space, warn_noise_free
 from .interop import from_fitter
 from .posterior import Posterior
 from .posterior.diagnostics import warn_if_outside
@@ -47,6 +48,7 @@ from .priors import ParameterSpace
 from .problem import Problem
 from .scaling import x_to_torch
 from .simulation import check_invalid
+from .simulation.measurement import bounded_parameters, plan_measurement, recording_noise
 from .threads import torch_threads
 from .upstream import UpstreamAttributes, calc_prior, get_param_dict  # noqa: F401 - upstream's
 from .upstream import fitting as upstream
@@ -88,24 +90,22 @@ class Inferencer(ResultMethods, UpstreamAttributes):
         Values of external constants of the model; captured from the caller if None.
     target : str, optional
         Brian 2 code generation target for the simulations (``'cython'``, ``'numpy'``).
+    measurement_noise : dict, optional
+        Noise added to simulated traces before their features, per output variable: a level
+        (``{'v': 0.5*mV}``), a :class:`~brian2modelfitting_sbi.MeasurementNoise` (``tau=``:
+        coloured), or a parameter to infer (``{'v': 'sigma_v'}``, bounded like the others);
+        see :mod:`~brian2modelfitting_sbi.simulation.measurement` and :attr:`recording_noise`.
     """
 
     def __init__(
-        self,
-        model: Any,
-        input_var: str | Sequence[str] | None = None,
+        self, model: Any, input_var: str | Sequence[str] | None = None,
         input: Any = None,  # noqa: A002 - the fitters' name
-        output_var: str | Sequence[str] | None = None,
-        output: Any = None,
-        dt: Quantity | None = None,
-        method: str | None = None,
-        threshold: str | None = None,
-        reset: str | None = None,
-        refractory: Any = False,
-        param_init: dict[str, Quantity | str] | None = None,
-        features: Any = None,
-        namespace: dict[str, Any] | None = None,
-        target: str | None = None,
+        output_var: str | Sequence[str] | None = None, output: Any = None,
+        dt: Quantity | None = None, method: str | None = None, threshold: str | None = None,
+        reset: str | None = None, refractory: Any = False,
+        param_init: dict[str, Quantity | str] | None = None, features: Any = None,
+        namespace: dict[str, Any] | None = None, target: str | None = None,
+        measurement_noise: Mapping[str, Any] | None = None,
     ) -> None:
         self.problem = Problem.from_arguments(
             model, input_var=input_var, input=input, output_var=output_var, output=output,
@@ -114,6 +114,7 @@ class Inferencer(ResultMethods, UpstreamAttributes):
         )
         self.features = as_provider(features, self.problem)
         self.target = target
+        self.measurement = plan_measurement(self.problem, measurement_noise)
         self.x_o = observed_features(self.features, self.problem)
         self._space: ParameterSpace | None = None
         self._forget(0)
@@ -192,20 +193,20 @@ class Inferencer(ResultMethods, UpstreamAttributes):
         """Features ``(n, k)`` in SI units → the float32 tensor the estimator sees."""
         return x_to_torch(np.atleast_2d(x), self.x_scale)
 
+    @property
+    def recording_noise(self) -> dict[str, Quantity]:
+        """Measurement noise estimated from each observed trace output (Quantity per variable;
+        see :func:`~brian2modelfitting_sbi.simulation.measurement.estimate_noise`)."""
+        return recording_noise(self.problem)
+
     # ------------------------------------------------------------------ inference
     def infer(
-        self,
-        n_samples: int | None = None,
-        backend: str | type = "snpe",
-        *,
-        n_rounds: int = 1,
-        seed: int | None = None,
-        restart: bool = False,
+        self, n_samples: int | None = None, backend: str | type = "snpe", *, n_rounds: int = 1,
+        seed: int | None = None, restart: bool = False,
         simulation: SimulationOptions | Mapping[str, Any] | None = None,
         training: TrainingOptions | Mapping[str, Any] | None = None,
         sampling: SamplingOptions | Mapping[str, Any] | None = None,
-        n_simulations: int | None = None,
-        **options: Any,
+        n_simulations: int | None = None, prior: Any = None, **options: Any,
     ) -> Any:
         """Simulate, train and return the posterior at the observed data.
 
@@ -232,8 +233,11 @@ class Inferencer(ResultMethods, UpstreamAttributes):
             :meth:`train`.
         sampling : SamplingOptions or dict, optional
             Posterior settings; a plain dict overrides the backend's sampler settings.
+        prior : torch.distributions.Distribution, optional
+            A prior over SI values replacing the box, see :meth:`set_bounds`.
         **options
-            ``name=[lower, upper]`` bounds with units for every parameter to infer, and the
+            ``name=[lower, upper]`` bounds with units for every parameter to infer
+            (``[lower, upper, 'log']`` or ``LogUniform(lower, upper)``: log-uniform), and the
             settings of the groups as keywords (``chunk_size``, ``n_jobs``, ``executor``,
             ``store``, ``standalone``, ``progress``, ``device``, ``threads``, ``invalid``,
             ``fill_value``, ``estimator``, ``estimator_options``, ``embedding_net``); also
@@ -250,8 +254,11 @@ class Inferencer(ResultMethods, UpstreamAttributes):
             :class:`~brian2modelfitting_sbi.posterior.Posterior` is ``self.result``).
         """
         n = renamed("n_samples", n_samples, "n_simulations", n_simulations)
-        options, legacy = split_infer_keywords(self.problem.parameter_names, options)
+        names = bounded_parameters(self.problem, self.measurement)
+        options, legacy = split_infer_keywords(names, options)
         if legacy or n is None:
+            if prior is not None:
+                self.set_bounds(prior=prior, **{k: v for k, v in options.items() if k in names})
             return upstream.infer(self, n, backend, legacy, dict(
                 options, n_rounds=n_rounds, seed=seed, restart=restart, simulation=simulation,
                 training=training, sampling=sampling))
@@ -262,8 +269,8 @@ class Inferencer(ResultMethods, UpstreamAttributes):
         self._check_invalid(fit)
         check_capabilities(get_backend(backend), self.features, self.x_o.shape[1], fit, post,
                            sequential=n_rounds > 1 or (self._result is not None and not restart))
-        if restart or self._space is None or bounds:
-            self.set_bounds(restart=restart, **bounds)
+        if restart or self._space is None or bounds or prior is not None:
+            self.set_bounds(restart=restart, prior=prior, **bounds)
         for _ in range(n_rounds):
             # one seed per round index, so that a continued infer() repeats no round's draws
             round_seed = None if seed is None else seed + 1000 * len(self._history)
@@ -275,28 +282,26 @@ class Inferencer(ResultMethods, UpstreamAttributes):
     def _check_invalid(self, fit: TrainingOptions) -> None:
         check_invalid(fit.invalid, fit.fill_value, self.feature_names)
 
-    def set_bounds(self, restart: bool = False, **bounds: Sequence[Quantity]) -> ParameterSpace:
-        """Set the prior box; a new box (or ``restart``) forgets simulations and posterior.
+    def set_bounds(self, restart: bool = False, prior: Any = None,
+                   **bounds: Sequence[Quantity]) -> ParameterSpace:
+        """Set the prior; a new prior (or ``restart``) forgets simulations and posterior.
 
-        Without bounds, the current box is kept (``set_bounds(restart=True)`` starts over).
+        ``name=[lower, upper]`` (uniform), ``[lower, upper, 'log']`` or
+        ``LogUniform(lower, upper)`` (log-uniform, bounds > 0), with units; ``prior``: a torch
+        distribution over SI values (event shape ``(d,)``, columns in sorted name order, mass
+        inside the bounds) replacing the box. Without bounds, the current box is kept
+        (``set_bounds(restart=True)`` starts over).
         """
-        if not bounds and self._space is not None:
-            space = self._space
-        else:
-            space = ParameterSpace.from_bounds(self.problem, bounds)
+        space = make_space(self.problem, self.measurement, self._space, bounds, prior)
         if restart or space != self._space:
             self._space = space
             self._forget(space.dim)
         return space
 
     def simulate(
-        self,
-        n_samples: int | None = None,
-        *,
-        seed: int | None = None,
+        self, n_samples: int | None = None, *, seed: int | None = None,
         simulation: SimulationOptions | Mapping[str, Any] | None = None,
-        n_simulations: int | None = None,
-        **options: Any,
+        n_simulations: int | None = None, **options: Any,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Run one round of simulations from the current proposal and keep its features.
 
@@ -331,11 +336,12 @@ class Inferencer(ResultMethods, UpstreamAttributes):
         if bounds or self._space is None:
             self.set_bounds(**bounds)
         proposal = self.posterior
+        warn_noise_free(self.problem, self.measurement)
         theta, x = simulate_round(
             self.problem, self.features, self._space, n_simulations=n, proposal=proposal,
             proposal_label="prior" if proposal is None else type(self._backend).__name__,
             round_index=len(self._history), x_o=self.x_o, seed=seed, target=self.target,
-            options=sim,
+            options=sim, measurement=self.measurement,
         )
         record = make_round(
             len(self._history) + 1, self._space, theta, x, proposal, self.feature_names
@@ -354,13 +360,9 @@ class Inferencer(ResultMethods, UpstreamAttributes):
         return record
 
     def train(
-        self,
-        backend: Any = "snpe",
-        *upstream_args: Any,
-        seed: int | None = None,
+        self, backend: Any = "snpe", *upstream_args: Any, seed: int | None = None,
         training: TrainingOptions | Mapping[str, Any] | None = None,
-        sampling: SamplingOptions | Mapping[str, Any] | None = None,
-        **options: Any,
+        sampling: SamplingOptions | Mapping[str, Any] | None = None, **options: Any,
     ) -> Any:
         """Train the backend on every round simulated so far.
 
@@ -450,7 +452,8 @@ class Inferencer(ResultMethods, UpstreamAttributes):
         save(path, problem=self.problem, space=self._space, backend=self._backend,
              feature_names=self.feature_names, recording=self.features.recording(),
              provider=type(self.features).__name__, rounds=self._history.rounds,
-             x_o=self.x_o, target=self.target, version=__version__, skip_namespace=skip_namespace)
+             x_o=self.x_o, target=self.target, version=__version__, skip_namespace=skip_namespace,
+             measurement=self.measurement)
 
     @classmethod
     def load(
@@ -469,8 +472,9 @@ class Inferencer(ResultMethods, UpstreamAttributes):
         provider = features if features is not None else SavedFeatures(
             saved.feature_names, saved.recording, saved.x_o
         )
-        inf = cls(features=provider, target=saved.target, **saved.problem_arguments)
-        space = inf.set_bounds(**saved.bounds)
+        inf = cls(features=provider, target=saved.target,
+                  measurement_noise=saved.measurement_noise, **saved.problem_arguments)
+        space = inf.set_bounds(prior=saved.prior, **saved.bounds)
         inf._history = saved_history(
             saved, inf, given_features=features is not None, given_namespace=namespace is not None
         )

@@ -37,7 +37,8 @@ def test_training_uses_defaults_and_user_values_win():
     options = backend.last_training
     assert options["max_num_epochs"] == 3  # the user's
     assert options["training_batch_size"] == default_batch_size(300, 2, "SNREBackend") == 200
-    assert options["stop_after_epochs"] == 20  # SNRE keeps sbi's patience and rate
+    assert options["stop_after_epochs"] == 30  # SNRE's measured patience, sbi's rate
+    assert options["num_atoms"] == 25
     assert options["learning_rate"] == pytest.approx(5e-4)
     # sbi trained with those settings: 3 + 1 epochs at most
     assert backend.trainer.summary["epochs_trained"][-1] <= 4

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from brian2modelfitting_sbi import training
+from brian2modelfitting_sbi.backends.snre import NREBBackend
 from brian2modelfitting_sbi.training import (
     MCMC_PARAMETERS,
     default_batch_size,
@@ -45,14 +46,19 @@ def test_batch_size(n, x_dim, batch):
 @pytest.mark.parametrize("n", [100, 1000, 10_000, 100_000])
 def test_snre_keeps_sbi_training_settings_with_an_epoch_cap(n):
     # NRE_B's contrastive atoms cost batch x batch (larger batches: slower epochs), and its
-    # noisy validation loss needs sbi's patience; only the epoch cap is ours
+    # noisy validation loss needs sbi's patience; only the epoch cap is ours (NRE_B as sbi has
+    # it), and SNRE's measured loss settings (25 atoms, patience 30) on top
     assert default_batch_size(n, 8, "SNREBackend") == 200
-    assert default_training_options(n, 8, "SNREBackend") == {
+    sbi_settings = {
         "training_batch_size": 200,
         "learning_rate": 5e-4,
         "stop_after_epochs": 20,
         "max_num_epochs": default_max_epochs(n),
         "show_train_summary": False,
+    }
+    assert default_training_options(n, 8, NREBBackend) == sbi_settings
+    assert default_training_options(n, 8, "SNREBackend") == {
+        **sbi_settings, "stop_after_epochs": 30, "num_atoms": 25
     }
 
 

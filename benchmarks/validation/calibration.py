@@ -28,6 +28,8 @@ CALIBRATION_MCMC = {
 POOL = 10
 #: The same for FMPE/NPSE, whose samples are ODE/SDE solutions (costly in such numbers).
 VECTOR_FIELD_POOL = 2
+#: SNLE/SNRE test posteriors with ``sampler='sir'``: prior candidates per observation.
+SIR_CANDIDATES = 50_000
 
 
 def _direct_in_box(posterior: Any, xs: torch.Tensor, n: int, factor: int = POOL) -> torch.Tensor:
@@ -94,12 +96,48 @@ class Calibration:
         return f"SBC p={self.sbc_ks_pvalue:.2f} TARP atc={self.tarp_atc:+.3f} ({ok})"
 
 
-def draw_batched(backend: Any, posterior: Any, xs: torch.Tensor, n: int) -> tuple:
-    """``(samples (n, len(xs), d), sampler name)``, vectorized over the observations."""
+def draw_sir(backend: Any, xs: torch.Tensor, n: int, n_candidates: int = SIR_CANDIDATES) -> tuple:
+    """Sampling-importance-resampling from the prior, per observation.
+
+    The estimator's posterior (the same potential the rejection sampler users get draws
+    from) weights ``n_candidates`` prior draws; ``n`` are resampled in proportion to the
+    weights. Nearly exact when the effective sample size is well above ``n`` (reported in the
+    sampler's name), unlike a few short MCMC chains, whose correlated draws bias SBC ranks.
+    """
+    rejection = backend.trainer.build_posterior(
+        backend.density_estimator, **posterior_arguments({"sample_with": "rejection"})
+    )
+    generator = torch.Generator().manual_seed(0)
+    out, ess = None, []
+    for j in range(len(xs)):
+        rejection.set_default_x(xs[j : j + 1])
+        theta = backend.prior.sample((n_candidates,))
+        with torch.no_grad():
+            log_w = rejection.potential(theta) - backend.prior.log_prob(theta)
+        w = torch.softmax(log_w.double(), dim=0)
+        ess.append(float(1.0 / torch.sum(w**2)))
+        idx = torch.multinomial(w, n, replacement=True, generator=generator)
+        if out is None:
+            out = torch.empty((n, len(xs), theta.shape[-1]))
+        out[:, j] = theta[idx]
+    median_ess = sorted(ess)[len(ess) // 2]
+    return out, f"SIR ({n_candidates} prior draws/x, median ESS {median_ess:.0f})"
+
+
+def draw_batched(
+    backend: Any, posterior: Any, xs: torch.Tensor, n: int, sampler: str = "mcmc"
+) -> tuple:
+    """``(samples (n, len(xs), d), sampler name)``, vectorized over the observations.
+
+    Amortized backends sample their estimator (SNPE's flow, FMPE's ODE, NPSE's SDE);
+    SNLE/SNRE use batched MCMC (``sampler='mcmc'``) or :func:`draw_sir` (``'sir'``).
+    """
     if getattr(backend, "amortized", False):  # SNPE's flow, FMPE's ODE, NPSE's SDE
         pool = POOL if type(backend).__name__ == "SNPEBackend" else VECTOR_FIELD_POOL
         name = backend.last_sampling.get("sample_with") or "direct"
         return _direct_in_box(posterior, xs, n, pool), f"{name} ({pool}x pool, kept in the box)"
+    if sampler == "sir":
+        return draw_sir(backend, xs, n)
     mcmc = backend.trainer.build_posterior(
         backend.density_estimator, **posterior_arguments(CALIBRATION_MCMC)
     )
@@ -110,14 +148,19 @@ def draw_batched(backend: Any, posterior: Any, xs: torch.Tensor, n: int) -> tupl
 
 
 def calibrate(
-    backend: Any, posterior: Any, thetas: torch.Tensor, xs: torch.Tensor, n_samples: int = 100
+    backend: Any,
+    posterior: Any,
+    thetas: torch.Tensor,
+    xs: torch.Tensor,
+    n_samples: int = 100,
+    sampler: str = "mcmc",
 ) -> Calibration:
     """SBC (marginal ranks) and TARP for test pairs drawn from the prior.
 
     ``thetas`` and ``xs`` are in the coordinates the estimator works in (the Inferencer's
     ``space.to_torch`` and ``x_to_torch``).
     """
-    samples, sampler = draw_batched(backend, posterior, xs, n_samples)
+    samples, sampler = draw_batched(backend, posterior, xs, n_samples, sampler)
     drawn = DrawnSamples(samples)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)

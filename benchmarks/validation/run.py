@@ -29,6 +29,7 @@ import torch
 from sbi.utils.metrics import c2st
 
 from brian2modelfitting_sbi import get_backend
+from brian2modelfitting_sbi.backends.snre import VARIANTS
 from brian2modelfitting_sbi.training import SBI_SAMPLING_DEFAULTS, SBI_TRAINING_DEFAULTS
 
 from . import problem as P
@@ -36,6 +37,8 @@ from .calibration import calibrate
 from .exact import gaussian_log_likelihood, grid_posterior
 from .report import format_table, write_docs
 
+#: Backends given by short name on the command line that are classes, not registered names.
+RATIO_VARIANTS = {k: v for k, v in VARIANTS.items() if k != "snre"}
 #: Samples per posterior compared by C2ST (the timed 1,000 plus 1,000 more).
 N_C2ST = 2000
 #: The 'before' column: sbi 0.27's training defaults and, for SNLE/SNRE, its MCMC settings.
@@ -87,10 +90,35 @@ def _scaled(theta: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> torch.Te
     return torch.as_tensor((theta - lower) / (upper - lower), dtype=torch.float32)
 
 
-def exact_reference(inferencer, n: int, seed: int) -> tuple[np.ndarray, dict]:
-    """Exact posterior samples at the inferencer's observation, and grid diagnostics."""
+#: Parameters made log-uniform by ``--prior log`` (EL is negative: it stays uniform).
+LOG_PARAMETERS = ("C", "gL")
+
+
+def bounds_for(prior: str) -> dict:
+    """The benchmark's bounds, with :data:`LOG_PARAMETERS` log-uniform for ``prior='log'``."""
+    if prior == "uniform":
+        return dict(P.BOUNDS)
+    return {k: [*v, "log"] if k in LOG_PARAMETERS else v for k, v in P.BOUNDS.items()}
+
+
+def exact_reference(
+    inferencer, n: int, seed: int, prior: str = "uniform"
+) -> tuple[np.ndarray, dict]:
+    """Exact posterior samples at the inferencer's observation, and grid diagnostics.
+
+    With ``prior='log'`` the log-uniform prior's density (``1/theta`` for
+    :data:`LOG_PARAMETERS`) multiplies the likelihood on the grid.
+    """
     lower, upper = _box()
-    log_likelihood = gaussian_log_likelihood(P.window_means, inferencer.x_o, P.NOISE_SD)
+    gaussian = gaussian_log_likelihood(P.window_means, inferencer.x_o, P.NOISE_SD)
+    log_cols = [P.NAMES.index(k) for k in LOG_PARAMETERS] if prior == "log" else []
+
+    def log_likelihood(theta: np.ndarray) -> np.ndarray:
+        out = gaussian(theta)
+        for j in log_cols:
+            out = out - np.log(theta[..., j])
+        return out
+
     with Clock() as clock:
         grid = grid_posterior(log_likelihood, lower, upper)
     samples = grid.sample(n, np.random.default_rng(seed))
@@ -111,13 +139,16 @@ def _box() -> tuple[np.ndarray, np.ndarray]:
     return lower, upper
 
 
-def run_one(inferencer, backend: str, setting: str, repeat: int, reference, calib) -> Row:
+def run_one(
+    inferencer, backend: str, setting: str, repeat: int, reference, calib, sampler: str = "mcmc"
+) -> Row:
     """Train, build, sample and score one posterior on the inferencer's simulations."""
     seed = 100 * repeat + 7
     options = SETTINGS[setting](backend)
     # train() starts a fresh estimator for every setting and repeat: no round is new
     with Clock() as train:
-        inferencer.train(backend, seed=seed, **options)
+        # the ratio-estimator variants (nre_b, bnre, nre_c) are backend classes, not names
+        inferencer.train(RATIO_VARIANTS.get(backend, backend), seed=seed, **options)
         inferencer.build_posterior()
     with Clock() as sample:
         first = inferencer.sample_array(N_C2ST // 2, seed=seed)
@@ -150,7 +181,9 @@ def run_one(inferencer, backend: str, setting: str, repeat: int, reference, cali
         torch.manual_seed(seed)
         thetas = inferencer.space.to_torch(theta_cal)
         xs = inferencer.x_to_torch(x_cal)
-        row.calibration = asdict(calibrate(trained, inferencer.posterior, thetas, xs))
+        row.calibration = asdict(
+            calibrate(trained, inferencer.posterior, thetas, xs, sampler=sampler)
+        )
     return row
 
 
@@ -171,7 +204,10 @@ def main(argv: list[str] | None = None) -> list[Row]:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 5000, 10000])
-    parser.add_argument("--backends", nargs="+", default=["snpe", "snle", "snre"])
+    parser.add_argument(
+        "--backends", nargs="+", default=["snpe", "snle", "snre"],
+        help=f"registered backends and the ratio variants {sorted(RATIO_VARIANTS)}",
+    )
     parser.add_argument(
         "--settings", nargs="+", default=["ours", "sbi"], choices=[*SETTINGS, "try"],
         help="'try': this package's defaults updated with --try-training",
@@ -186,6 +222,15 @@ def main(argv: list[str] | None = None) -> list[Row]:
         help="which settings get SBC/TARP (MCMC calibration is slow)",
     )
     parser.add_argument("--n-calibration", type=int, default=200)
+    parser.add_argument(
+        "--calibration-sampler", choices=["mcmc", "sir"], default="mcmc",
+        help="SNLE/SNRE test posteriors: batched MCMC (4 chains, 30 warmup) or "
+        "importance resampling of prior draws (the posterior rejection sampling draws from)",
+    )
+    parser.add_argument(
+        "--prior", choices=["uniform", "log"], default="uniform",
+        help=f"'log': {', '.join(LOG_PARAMETERS)} log-uniform (rows labelled backend+log)",
+    )
     parser.add_argument("--target", default="numpy", help="Brian 2 code generation target")
     parser.add_argument("--json", type=Path, help="also write the rows as JSON")
     parser.add_argument("--write-docs", action="store_true", help="update docs/benchmarks.rst")
@@ -216,7 +261,9 @@ def main(argv: list[str] | None = None) -> list[Row]:
     inferencer = P.make_inferencer(seed=0, target=args.target)
     deviation = P.check_closed_form(inferencer)
     print(f"closed form vs Brian 2 ({args.target}): max |difference| = {deviation:.2e} V")
-    reference, info = exact_reference(inferencer, N_C2ST, seed=1)
+    bounds = bounds_for(args.prior)
+    inferencer.set_bounds(**bounds)
+    reference, info = exact_reference(inferencer, N_C2ST, seed=1, prior=args.prior)
     print(
         f"exact posterior: {info['cells']} grid cells in {info['grid_s']:.1f} s, cell <= "
         f"{info['cell_over_sd']:.3f} sd, mass at open grid edges {info['boundary_mass']:.1e}"
@@ -224,13 +271,13 @@ def main(argv: list[str] | None = None) -> list[Row]:
     calib = None
     if args.calibrate != "none":
         cal = P.make_inferencer(seed=12345, target=args.target)
-        cal.set_bounds(**P.BOUNDS)
+        cal.set_bounds(**bounds)
         calib = cal.simulate(args.n_calibration, seed=999, progress=False)
 
     rows: list[Row] = []
     for n in args.sizes:
         inf = P.make_inferencer(seed=0, target=args.target)
-        inf.set_bounds(**P.BOUNDS)
+        inf.set_bounds(**bounds)
         with Clock() as sim:
             inf.simulate(n, seed=n, progress=False)
         print(f"\n{n} simulations: {sim.cpu:.1f} s CPU ({sim.wall:.1f} s wall)", flush=True)
@@ -243,8 +290,11 @@ def main(argv: list[str] | None = None) -> list[Row]:
                     row = run_one(
                         inf, backend, setting, repeat, reference,
                         calib if wants and repeat == 0 else None,
+                        sampler=args.calibration_sampler,
                     )
                     row.simulate_s = sim.cpu
+                    if args.prior != "uniform":
+                        row.backend = f"{backend}+{args.prior}"
                     rows.append(row)
                     cal_text = ""
                     if row.calibration:

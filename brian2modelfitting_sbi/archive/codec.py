@@ -17,6 +17,7 @@ from brian2.units.fundamentalunits import DIMENSIONLESS, get_dimensions, get_or_
 
 from ..errors import SavedFileError
 from ..modelcheck import unit_code  # the one unit writer (also of the simulated inputs)
+from ..problem import SPIKES, Problem
 
 
 def dims_json(dim: Any) -> list[float]:
@@ -92,3 +93,41 @@ def value_from_json(data: Any, where: str) -> Any:
             raw = raw.astype(int)
         return raw.item() if raw.ndim == 0 else raw
     return Quantity(raw, dim=dim)
+
+
+def problem_meta(problem: Problem) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """A problem as JSON metadata and named arrays; namespace values that JSON cannot hold
+    are listed under ``namespace_not_saved``."""
+    arrays: dict[str, np.ndarray] = {}
+    for name, arr in problem.inputs.items():
+        arrays[f"input/{name}"] = np.asarray(arr, dtype=float)
+    for name in problem.trace_outputs:
+        arrays[f"output/{name}"] = np.asarray(problem.outputs[name], dtype=float)
+    if problem.has_spikes:
+        for k, train in enumerate(problem.outputs[SPIKES]):
+            arrays[f"spikes/{k}"] = np.asarray(train, dtype=float)
+    namespace, skipped = {}, []
+    for name, value in problem.namespace.items():
+        encoded = value_json(value)
+        if encoded is None:
+            skipped.append(name)
+        else:
+            namespace[name] = encoded
+    refractory = value_json(problem.refractory)
+    if refractory is None:
+        raise SavedFileError(f"refractory: cannot store {problem.refractory!r}")
+    meta = {
+        "equations": equations_text(problem.equations),
+        "inputs": {k: dims_json(u) for k, u in problem.input_units.items()},
+        "outputs": {k: dims_json(u) for k, u in problem.output_units.items()},
+        "dt": problem.dt,
+        "method": problem.method,
+        "threshold": problem.threshold,
+        "reset": problem.reset,
+        "refractory": refractory,
+        "param_init": dict(problem.param_init),
+        "namespace": namespace,
+        "namespace_not_saved": skipped,
+        "fingerprint": problem.fingerprint(),
+    }
+    return meta, arrays

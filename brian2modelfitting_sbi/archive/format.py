@@ -43,10 +43,17 @@ from brian2.units.fundamentalunits import get_dimensions
 
 from ..backends import get_backend, list_backends
 from ..errors import Brian2SbiError, ProblemError, SavedFileError
+from ..prior_dists import rebuild
 from ..priors import ParameterSpace
 from ..problem import SPIKES, Problem
 from ..simulation import Recording
-from .codec import dims_from_json, dims_json, equations_text, value_from_json, value_json
+from ..simulation.measurement import MeasurementNoise, MeasurementPlan, argument_from_json
+from .codec import (
+    dims_from_json,
+    dims_json,
+    problem_meta,
+    value_from_json,
+)
 from .integrity import (
     READ_ERRORS,
     check_path,
@@ -83,10 +90,12 @@ class SavedInference:
     feature_names: list[str]
     recording: Recording
     x_o: np.ndarray
-    bounds: dict[str, list[Quantity]]
+    bounds: dict[str, list[Any]]
     rounds: list[SavedRoundData]
     backend: dict[str, Any]
     state: dict[str, torch.Tensor]
+    prior: Any = None  # the user prior (rebuilt from plain data), None for the box
+    measurement_noise: dict[str, MeasurementNoise] | None = None  # the Inferencer's argument
 
 
 # ---------------------------------------------------------------------- save
@@ -96,42 +105,6 @@ def backend_name(backend: Any) -> str | None:
         if info.available and get_backend(name) is type(backend):
             return name
     return None
-
-
-def problem_meta(problem: Problem) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    arrays: dict[str, np.ndarray] = {}
-    for name, arr in problem.inputs.items():
-        arrays[f"input/{name}"] = np.asarray(arr, dtype=float)
-    for name in problem.trace_outputs:
-        arrays[f"output/{name}"] = np.asarray(problem.outputs[name], dtype=float)
-    if problem.has_spikes:
-        for k, train in enumerate(problem.outputs[SPIKES]):
-            arrays[f"spikes/{k}"] = np.asarray(train, dtype=float)
-    namespace, skipped = {}, []
-    for name, value in problem.namespace.items():
-        encoded = value_json(value)
-        if encoded is None:
-            skipped.append(name)
-        else:
-            namespace[name] = encoded
-    refractory = value_json(problem.refractory)
-    if refractory is None:
-        raise SavedFileError(f"refractory: cannot store {problem.refractory!r}")
-    meta = {
-        "equations": equations_text(problem.equations),
-        "inputs": {k: dims_json(u) for k, u in problem.input_units.items()},
-        "outputs": {k: dims_json(u) for k, u in problem.output_units.items()},
-        "dt": problem.dt,
-        "method": problem.method,
-        "threshold": problem.threshold,
-        "reset": problem.reset,
-        "refractory": refractory,
-        "param_init": dict(problem.param_init),
-        "namespace": namespace,
-        "namespace_not_saved": skipped,
-        "fingerprint": problem.fingerprint(),
-    }
-    return meta, arrays
 
 
 def save(
@@ -148,6 +121,7 @@ def save(
     target: str | None,
     version: str,
     skip_namespace: Sequence[str] = (),
+    measurement: MeasurementPlan | None = None,
 ) -> None:
     """Write an inference to ``path``.
 
@@ -155,7 +129,8 @@ def save(
     ``from_prior``; ``backend`` must implement ``config()`` and ``state()``. ``path`` must
     name a file in an existing folder (checked first). Namespace values that cannot be stored
     (functions, ``TimedArray``...) are refused here, before anything is written, unless listed
-    in ``skip_namespace`` (then loading asks for them again).
+    in ``skip_namespace`` (then loading asks for them again); so is a user prior that cannot
+    be stored as plain data.
     """
     check_save_path(path)
     meta_problem, arrays = problem_meta(problem)
@@ -183,7 +158,9 @@ def save(
             "unit_names": [repr(u) for u in space.units],
             "lower": space.lower.tolist(),
             "upper": space.upper.tolist(),
+            **space.saved_prior(),
         },
+        "measurement_noise": None if measurement is None else measurement.to_json(),
         "backend": {
             "name": backend_name(backend),
             "class": f"{type(backend).__module__}:{type(backend).__qualname__}",
@@ -350,10 +327,10 @@ def _decode(
     recording = Recording(tuple(rec["variables"]), bool(rec["spikes"]), rec.get("dt"))
     sm = meta["space"]
     units = [get_unit(dims_from_json(d, f"space.units[{k}]")) for k, d in enumerate(sm["units"])]
-    bounds = {
-        name: [Quantity(lo, dim=get_dimensions(u)), Quantity(hi, dim=get_dimensions(u))]
-        for name, u, lo, hi in zip(sm["names"], units, sm["lower"], sm["upper"], strict=True)
-    }
+    scales = sm.get("scales") or ["linear"] * len(sm["names"])
+    bounds = {name: [Quantity(lo, dim=get_dimensions(u)), Quantity(hi, dim=get_dimensions(u)), s]
+              for name, u, lo, hi, s in zip(sm["names"], units, sm["lower"], sm["upper"], scales,
+                                            strict=True)}
     theta, x = np.asarray(arrays["theta"], dtype=float), np.asarray(arrays["x"], dtype=float)
     sizes = [int(r["n_simulations"]) for r in meta["rounds"]]
     if theta.shape != (sum(sizes), len(sm["names"])) or x.shape != (sum(sizes), len(names)):
@@ -391,4 +368,7 @@ def _decode(
         rounds=rounds,
         backend=dict(meta["backend"]),
         state=state,
+        prior=None if sm.get("prior") is None else rebuild(sm["prior"]),
+        measurement_noise=argument_from_json(meta["measurement_noise"])
+        if meta.get("measurement_noise") else None,
     )

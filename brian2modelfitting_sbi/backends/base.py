@@ -24,6 +24,7 @@ class attribute               meaning
 ``samplers``                  the ``sampling={'sample_with': ...}`` values it supports
 ``training_defaults``         ``'measured'`` (this package's defaults) or ``'sbi'``
 ``sampling_defaults``         ``'direct'`` or ``'auto'`` (rejection or MCMC per observation)
+``loss_defaults``             training options of its loss over those defaults (user values win)
 ============================  =============================================================
 
 Saving: :meth:`InferenceBackend.config` (JSON settings) and :meth:`InferenceBackend.state`
@@ -91,6 +92,8 @@ class InferenceBackend(ABC):
     training_defaults: ClassVar[str] = "measured"
     #: Sampling defaults: ``'direct'`` (from the estimator) or ``'auto'`` (rejection or MCMC).
     sampling_defaults: ClassVar[str] = "direct"
+    #: Training options of its loss over the general defaults (``training=`` values win).
+    loss_defaults: ClassVar[dict[str, Any]] = {}
 
     def __init__(
         self, prior: torch.distributions.Distribution, device: str = "cpu", **options: Any

@@ -163,7 +163,8 @@ class ResultMethods:
 
         ``params`` (dict name → Quantity scalar or array), or ``n_draws`` (default 20; old
         spelling ``n_samples``) posterior draws; ``variables``: outputs to record (default:
-        every observed one); ``seed``: of the draws and of the model's noise. Returns
+        every observed one); ``seed``: of the draws, of the model's noise and of the measurement
+        noise (the traces get it as in training, see ``measurement_noise``). Returns
         ``{var: Quantity (n, n_traces, n_steps)}`` (and ``{'spikes': [[trains of each
         trace] for each draw]}``), with the simulated parameters if ``return_params``.
         """
@@ -180,7 +181,7 @@ class ResultMethods:
                 )
             theta = np.atleast_2d(self.space.to_array(params))
         outputs = simulate_outputs(self.problem, self.space.names, theta, variables=variables,
-                                   target=self.target, seed=seed)
+                                   target=self.target, seed=seed, measurement=self.measurement)
         return (outputs, self.space.to_quantities(theta)) if return_params else outputs
 
     def plot_predictive(self, outputs: dict[str, Any] | None = None, n_draws: int | None = None,
@@ -214,7 +215,8 @@ class ResultMethods:
             )
         options = SimulationOptions(n_jobs=n_jobs, executor=executor, progress=progress)
         theta, x = simulate_prior_tests(self.problem, self.features, self.space, int(n_tests),
-                                        seed=seed, target=self.target, options=options)
+                                        seed=seed, target=self.target, options=options,
+                                        measurement=self.measurement)
         keep = np.all(np.isfinite(x), axis=1)
         if keep.sum() < 2:
             raise RuntimeError(

@@ -26,6 +26,7 @@ from ..simulation import (
     simulate_features,
     store_identity,
 )
+from ..simulation.measurement import MeasurementPlan
 from .options import SimulationOptions
 
 __all__ = ["draw_theta", "simulate_prior_tests", "simulate_round"]
@@ -53,11 +54,13 @@ def simulate_round(
     seed: int | None,
     target: str | None,
     options: SimulationOptions,
+    measurement: MeasurementPlan | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(theta, x)`` of one round: drawn from ``proposal``, simulated in chunks.
 
     With ``options.store``, finished chunks are saved as they come and a run on the same
-    store resumes (its theta and chunk size are those of the first run).
+    store resumes (its theta and chunk size are those of the first run). ``measurement``:
+    the noise added to the traces before the features (also part of the store's identity).
     """
     entropy = resolve_seed(seed)
     device = resolve_device(options.standalone)
@@ -69,7 +72,10 @@ def simulate_round(
         )
         rnd = theta = None
         if options.store is not None:
-            identity = store_identity(problem.fingerprint(), names, x_o, space.to_json())
+            identity = store_identity(
+                problem.fingerprint(), names, x_o, space.to_json(),
+                measurement=None if measurement is None else measurement.to_json(),
+            )
             rnd = SimulationStore(options.store, identity).round(
                 round_index,
                 n_samples=n_simulations,
@@ -82,7 +88,7 @@ def simulate_round(
             size, entropy, theta = rnd.chunk_size, rnd.entropy, rnd.load_theta()
         task = make_task(
             problem, space.names, features, n_simulations, chunk_size=int(size),
-            target=target, device=device, recording=recording,
+            target=target, device=device, recording=recording, measurement=measurement,
         )
         if theta is None:
             theta = draw_theta(space, proposal, n_simulations, seed, options.threads)
@@ -109,6 +115,7 @@ def simulate_prior_tests(
     seed: int | None,
     target: str | None,
     options: SimulationOptions,
+    measurement: MeasurementPlan | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Fresh ``(theta, x)`` from the prior, simulated like the training data but kept apart."""
     theta = space.sample_prior(n_tests, np.random.default_rng(seed))
@@ -116,6 +123,7 @@ def simulate_prior_tests(
         task = make_task(
             problem, space.names, features, n_tests, chunk_size=options.chunk_size,
             executor=pool, target=target, device=resolve_device(options.standalone),
+            measurement=measurement,
         )
         x = simulate_features(
             task, theta, executor=pool, seed=resolve_seed(seed), progress=options.progress

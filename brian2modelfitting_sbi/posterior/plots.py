@@ -4,7 +4,7 @@ All functions return a :class:`matplotlib.figure.Figure` built without pyplot, s
 shown (or kept alive by pyplot) unless the caller does so. Values are drawn in each
 parameter's display unit (:meth:`ParameterSpace.display_unit
 <brian2modelfitting_sbi.priors.ParameterSpace.display_unit>`), axes are labelled
-``name [unit]`` and default to the prior bounds.
+``name [unit]`` and default to the prior bounds; log-uniform parameters get log axes.
 
 The conditional views evaluate the posterior's (unnormalized) log density on a grid, with the
 other parameters fixed at a condition: they are computed here rather than with
@@ -56,6 +56,11 @@ def _limits(space: ParameterSpace, limits: Mapping[str, Sequence[Any]] | None) -
     return out
 
 
+def _edges(lo: float, hi: float, n: int, log: bool) -> np.ndarray:
+    """``n`` bin edges from ``lo`` to ``hi``: even steps, or even ratios for log axes."""
+    return np.geomspace(lo, hi, n) if log and lo > 0 else np.linspace(lo, hi, n)
+
+
 def points_array(space: ParameterSpace, points: Any) -> np.ndarray:
     """Ground-truth points (a dict of quantities, or a list of them) → SI ``(m, d)``."""
     if points is None:
@@ -84,11 +89,15 @@ def _label_grid(axes: np.ndarray, space: ParameterSpace, lim: np.ndarray) -> Non
             if i > j:
                 ax.set_axis_off()
                 continue
+            if space.log_scaled[j]:
+                ax.set_xscale("log")
             ax.set_xlim(*lim[j])
             if i == j:
                 ax.set_xlabel(axis_label(space, j))
                 ax.set_yticks([])
             else:
+                if space.log_scaled[i]:
+                    ax.set_yscale("log")
                 ax.set_ylim(*lim[i])
                 if j == i + 1:
                     ax.set_ylabel(axis_label(space, i))
@@ -136,18 +145,19 @@ def pairplot(
     shown = samples / scale
     marks = points_array(space, points) / scale
     fig, axes = _new_figure(space.dim, figsize)
+    log = space.log_scaled
     for i in range(space.dim):
         for j in range(i, space.dim):
             ax = axes[i, j]
             if i == j:
-                ax.hist(shown[:, j], bins=np.linspace(*lim[j], bins + 1), color=color, alpha=0.8)
+                ax.hist(shown[:, j], bins=_edges(*lim[j], bins + 1, log[j]), color=color, alpha=0.8)
                 for m in marks:
                     ax.axvline(m[j], color="C3", lw=1.5)
             else:
                 ax.hist2d(
                     shown[:, j],
                     shown[:, i],
-                    bins=[np.linspace(*lim[j], bins + 1), np.linspace(*lim[i], bins + 1)],
+                    bins=[_edges(*lim[j], bins + 1, log[j]), _edges(*lim[i], bins + 1, log[i])],
                     cmap="Blues",
                     cmin=1,
                 )
@@ -170,8 +180,12 @@ def grid_log_density(
     """Log density on a grid over ``dims`` (others fixed at ``condition``); SI axes."""
     import torch
 
+    # cell centres, evenly spaced in the torch coordinates (in log for log-scaled parameters)
+    centres = (np.arange(resolution) + 0.5) / resolution
     axes = [
-        lim[j, 0] + (np.arange(resolution) + 0.5) / resolution * (lim[j, 1] - lim[j, 0])
+        lim[j, 0] * (lim[j, 1] / lim[j, 0]) ** centres
+        if space.log_scaled[j] and lim[j, 0] > 0
+        else lim[j, 0] + centres * (lim[j, 1] - lim[j, 0])
         for j in dims
     ]
     mesh = np.meshgrid(*axes, indexing="ij")
@@ -271,6 +285,12 @@ def conditional_pairplot(
     return fig
 
 
+def _unit_grid(space: ParameterSpace, grid: np.ndarray, lim: np.ndarray, j: int) -> np.ndarray:
+    if space.log_scaled[j] and lim[j, 0] > 0:
+        return np.log(grid / lim[j, 0]) / np.log(lim[j, 1] / lim[j, 0])
+    return (grid - lim[j, 0]) / (lim[j, 1] - lim[j, 0])
+
+
 def conditional_corrcoef(
     posterior: Any,
     space: ParameterSpace,
@@ -295,9 +315,8 @@ def conditional_corrcoef(
             if p.sum() == 0:
                 corr[i, j] = corr[j, i] = np.nan
                 continue
-            # grid coordinates scaled to [0, 1]: correlation is unit-free
-            u = (gi - lim[i, 0]) / (lim[i, 1] - lim[i, 0])
-            v = (gj - lim[j, 0]) / (lim[j, 1] - lim[j, 0])
+            # grid coordinates scaled to [0, 1] (log for log-scaled parameters): unit-free
+            u, v = _unit_grid(space, gi, lim, i), _unit_grid(space, gj, lim, j)
             pu, pv = p.sum(axis=1), p.sum(axis=0)
             mu, mv = pu @ u, pv @ v
             var_u, var_v = pu @ (u - mu) ** 2, pv @ (v - mv) ** 2

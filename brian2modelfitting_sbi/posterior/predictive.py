@@ -18,6 +18,7 @@ from brian2.units.fundamentalunits import get_dimensions
 from ..errors import ProblemError
 from ..problem import SPIKES, Problem
 from ..simulation import Recording, SimulationResult, collect_chunks, make_task, resolve_seed
+from ..simulation.measurement import MeasurementPlan
 
 
 def output_recording(problem: Problem, variables: Sequence[str] | None = None) -> Recording:
@@ -53,6 +54,7 @@ def simulate_outputs(
     target: str | None = None,
     seed: int | None = None,
     chunk_size: int | None = None,
+    measurement: MeasurementPlan | None = None,
 ) -> dict[str, Any]:
     """Simulate the parameter sets ``theta`` for every input and return their outputs.
 
@@ -72,6 +74,9 @@ def simulate_outputs(
         Seed of the model's random numbers (noise).
     chunk_size : int, optional
         Parameter sets simulated at once.
+    measurement : MeasurementPlan, optional
+        Measurement noise added to the traces (as for the training simulations); its
+        inferred levels are columns of ``theta``.
 
     Returns
     -------
@@ -83,7 +88,8 @@ def simulate_outputs(
     recording = output_recording(problem, variables)
     collector = OutputCollector(recording)
     task = make_task(
-        problem, parameter_names, collector, len(theta), chunk_size=chunk_size, target=target
+        problem, parameter_names, collector, len(theta), chunk_size=chunk_size, target=target,
+        measurement=measurement,
     )
     chunks = collect_chunks(task, theta, seed=resolve_seed(seed))
     out: dict[str, Any] = {

@@ -165,5 +165,5 @@ def log_prob(
         else:
             # MCMC, rejection...: sbi knows these only up to a constant, as their potential
             values = posterior.potential(space.to_torch(theta))
-    out = values.detach().cpu().double().numpy() + space.log_jacobian
+    out = values.detach().cpu().double().numpy() + space.log_jacobian_at(theta)
     return float(out[0]) if scalar else out

@@ -25,6 +25,7 @@ import numpy as np
 
 from ..problem import Problem, ProblemError
 from . import executors
+from .measurement import MeasurementPlan
 from .network import DEVICES, LOCK, Recording
 from .noise import plan_noise, uses_brian_random
 from .simulators import get_simulator
@@ -94,6 +95,9 @@ class ChunkTask:
         ``'runtime'`` or ``'cpp_standalone'``.
     fingerprint : str
         ``problem.fingerprint()`` (computed once here; workers key their cache on it).
+    measurement : MeasurementPlan, optional
+        Measurement noise added to the traces before the features (see :mod:`.measurement`);
+        its inferred levels are columns of theta named in ``parameter_names``.
     """
 
     problem: Problem
@@ -104,6 +108,7 @@ class ChunkTask:
     features: bytes
     device: str = "runtime"
     fingerprint: str = ""
+    measurement: MeasurementPlan | None = None
 
     def __post_init__(self) -> None:
         if self.device not in DEVICES:
@@ -149,16 +154,24 @@ def run_chunk(task: ChunkTask, start: int, theta: np.ndarray, seed: int | None) 
     """
     with LOCK:
         provider = _provider(task.features)
+        names, model_theta, noise = task.parameter_names, theta, task.measurement
+        if noise is not None:  # measurement-noise levels are not the model's parameters
+            names, model_theta = noise.model_part(names, theta)
         sim = get_simulator(
             task.problem,
-            task.parameter_names,
+            names,
             task.chunk_size,
             task.recording,
             task.target,
             task.device,
             task.fingerprint,
         )
-        result = sim.run(theta, seed=chunk_seed(seed, start), start=start, entropy=seed, copy=False)
+        result = sim.run(
+            model_theta, seed=chunk_seed(seed, start), start=start, entropy=seed, copy=False
+        )
+        if noise is not None:
+            entropy = seed if seed is not None else resolve_seed(None)
+            result = noise.apply(result, task.parameter_names, theta, entropy, start)
         return start, provider.compute(result)
 
 
@@ -173,12 +186,14 @@ def make_task(
     target: str | None = None,
     device: str = "runtime",
     recording: Recording | None = None,
+    measurement: MeasurementPlan | None = None,
 ) -> ChunkTask:
     """The :class:`ChunkTask` of ``n_samples`` simulations reduced by ``provider``.
 
     The one place that sizes chunks for a run (training data, calibration tests, predictive
     simulations): ``chunk_size``, else :func:`default_chunk_size` for the executor's workers.
-    ``recording`` defaults to what the provider asks for.
+    ``recording`` defaults to what the provider asks for; ``measurement`` is the measurement
+    noise added to the traces before ``provider`` sees them.
     """
     recording = provider.recording() if recording is None else recording
     workers = 1 if executor is None else executors.n_workers(executor)
@@ -191,6 +206,7 @@ def make_task(
         target,
         cloudpickle.dumps(provider),
         device=device,
+        measurement=measurement,
     )
 
 

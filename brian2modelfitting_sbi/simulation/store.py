@@ -114,10 +114,17 @@ def store_identity(
     feature_names: list[str],
     x_o: np.ndarray,
     prior: dict[str, Any],
+    measurement: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """What a store's simulations are of (compared when a store is reopened)."""
+    """What a store's simulations are of (compared when a store is reopened).
+
+    ``prior`` is the parameter space's plain data (bounds, scales, a user prior);
+    ``measurement`` the measurement noise added to the simulations, if any.
+    """
     x_o = np.ascontiguousarray(np.asarray(x_o, dtype=float))
+    extra = {} if measurement is None else {"measurement": measurement}
     return {
+        **extra,
         "format": FORMAT,
         "problem": problem_fingerprint,
         "features": list(feature_names),

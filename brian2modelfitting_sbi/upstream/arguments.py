@@ -52,7 +52,7 @@ OUR_INFER_OPTIONS = (
     "n_samples", "n_simulations", "backend", "n_rounds", "seed", "restart", "simulation",
     "training", "sampling", "chunk_size", "n_jobs", "executor", "store", "standalone",
     "progress", "threads", "device", "invalid", "fill_value", "estimator",
-    "estimator_options", "embedding_net", "discrete_columns",
+    "estimator_options", "embedding_net", "discrete_columns", "prior",
 )
 #: Our keywords of ``train``, for hints.
 OUR_TRAIN_OPTIONS = (

@@ -22,6 +22,7 @@ from brian2.units.fundamentalunits import get_dimensions
 
 from ..backends import InferenceBackend
 from ..problem import SPIKES
+from ..simulation.measurement import bounded_parameters
 from . import fitting, results, steps
 from .arguments import device_name
 
@@ -45,7 +46,7 @@ class UpstreamAttributes:
     @property
     def param_names(self) -> list[str]:
         """Names of the parameters to infer, sorted (the column order of theta arrays)."""
-        return list(self.problem.parameter_names)
+        return bounded_parameters(self.problem, self.measurement)
 
     @property
     def dt(self) -> Quantity:

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..errors import CapabilityError, NotFittedError, ProblemError
+from ..simulation.measurement import bounded_parameters
 from .arguments import backend_name, device_name, estimator_arguments
 from .steps import check_backend, generate_training_data, is_posterior, simulate_theta
 
@@ -98,7 +99,8 @@ def infer(
     """
     legacy, ours = dict(legacy), dict(ours)
     theta, x = legacy.pop("theta", None), legacy.pop("x", None)
-    bounds = {k: v for k, v in ours.items() if k in inferencer.problem.parameter_names}
+    names = bounded_parameters(inferencer.problem, inferencer.measurement)
+    bounds = {k: v for k, v in ours.items() if k in names}
     if "inference_method" in legacy:
         backend = backend_name(legacy.pop("inference_method"))
     elif inferencer.backend is not None and not ours["restart"] and not bounds:

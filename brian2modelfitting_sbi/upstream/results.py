@@ -114,7 +114,7 @@ def generate_traces(
             problem, param_init={**problem.param_init, **_initial_values(problem, param_init)}
         )
     out = simulate_outputs(problem, space.names, theta, variables=variables,
-                           target=inferencer.target)
+                           target=inferencer.target, measurement=inferencer.measurement)
     traces = {var: value[0] for var, value in out.items()}
     if len(variables) == 1 and variables[0] != SPIKES:
         return traces[variables[0]]

@@ -23,6 +23,7 @@ from ..errors import NotFittedError, ProblemError, check_count
 from ..posterior.sampling import draw
 from ..priors import ParameterSpace
 from ..simulation import chunk_executor, make_task, resolve_device, resolve_seed, simulate_features
+from ..simulation.measurement import bounded_parameters
 from .arguments import as_array, backend_name, check_names, estimator_arguments
 
 __all__ = [
@@ -65,7 +66,8 @@ def init_prior(inferencer: Any, bounds: Mapping[str, Any]) -> Any:
     """Set the bounds; the prior box as an sbi ``BoxUniform`` over SI floats (upstream)."""
     from sbi.utils import BoxUniform
 
-    check_names(inferencer.problem.parameter_names, "init_prior", list(bounds))
+    names = bounded_parameters(inferencer.problem, inferencer.measurement)
+    check_names(names, "init_prior", list(bounds))
     space = inferencer.set_bounds(**bounds)
     return BoxUniform(
         low=torch.as_tensor(space.lower, dtype=torch.float32),
@@ -97,6 +99,7 @@ def simulate_theta(inferencer: Any, theta: Any, progress: bool = False) -> np.nd
         task = make_task(
             inferencer.problem, space.names, inferencer.features, len(theta), executor=pool,
             target=inferencer.target, device=resolve_device(None),
+            measurement=inferencer.measurement,
         )
         return simulate_features(
             task, theta, executor=pool, seed=resolve_seed(None), progress=progress
