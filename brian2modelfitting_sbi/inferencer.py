@@ -33,6 +33,7 @@ from .inference.options import (
 from .inference.results import ResultMethods
 from .inference.rounds import History, Round, make_round
 from .inference.simulate import simulate_round
+from .inference.workers import WorkerMethods
 from .interop import fitter_arguments, fitter_bounds
 from .posterior import Posterior
 from .posterior.diagnostics import warn_if_outside
@@ -45,7 +46,7 @@ from .threads import torch_threads
 __all__ = ["Inferencer"]  # Round stays importable from here (old path)
 
 
-class Inferencer(ResultMethods):
+class Inferencer(ResultMethods, WorkerMethods):
     """Simulation-based inference for a Brian 2 model, with the fitters' arguments.
 
     Parameters
@@ -321,11 +322,10 @@ class Inferencer(ResultMethods):
             self.problem, self.features, self._space, n_simulations=n, proposal=proposal,
             proposal_label="prior" if proposal is None else type(self._backend).__name__,
             round_index=len(self._history), x_o=self.x_o, seed=seed, target=self.target,
-            options=sim,
+            options=self._pooled(sim), timings=(timings := []),
         )
-        record = make_round(
-            len(self._history) + 1, self._space, theta, x, proposal, self.feature_names
-        )
+        record = make_round(len(self._history) + 1, self._space, theta, x, proposal,
+                            self.feature_names, timings)
         self._history = self._history.add(record)
         return theta, x
 

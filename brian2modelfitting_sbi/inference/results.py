@@ -170,7 +170,8 @@ class ResultMethods:
                 "for the observed data; on test data drawn from the prior it is expected to be "
                 "miscalibrated", RuntimeWarning, stacklevel=2,
             )
-        options = SimulationOptions(n_jobs=n_jobs, executor=executor, progress=progress)
+        options = self._pooled(SimulationOptions(n_jobs=n_jobs, executor=executor,
+                                                 progress=progress))
         theta, x = simulate_prior_tests(self.problem, self.features, self.space, int(n_tests),
                                         seed=seed, target=self.target, options=options)
         keep = np.all(np.isfinite(x), axis=1)

@@ -27,6 +27,7 @@ from ..simulation import (
     store_identity,
 )
 from .options import SimulationOptions
+from .workers import report_timings
 
 __all__ = ["draw_theta", "simulate_prior_tests", "simulate_round"]
 
@@ -53,12 +54,16 @@ def simulate_round(
     seed: int | None,
     target: str | None,
     options: SimulationOptions,
+    timings: list | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(theta, x)`` of one round: drawn from ``proposal``, simulated in chunks.
 
     With ``options.store``, finished chunks are saved as they come and a run on the same
-    store resumes (its theta and chunk size are those of the first run).
+    store resumes (its theta and chunk size are those of the first run). ``timings`` is
+    extended with the :class:`~brian2modelfitting_sbi.simulation.ChunkTiming` of each chunk
+    run.
     """
+    timings = [] if timings is None else timings
     entropy = resolve_seed(seed)
     device = resolve_device(options.standalone)
     recording = features.recording()
@@ -96,7 +101,9 @@ def simulate_round(
             progress=options.progress,
             on_chunk=None if rnd is None else rnd.save_chunk,
             skip=None if rnd is None else rnd.load_chunk,
+            timings=timings,
         )
+    report_timings(features, timings, problem.n_traces)
     return theta, x
 
 
