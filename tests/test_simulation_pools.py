@@ -7,6 +7,7 @@ import os
 import time
 import warnings
 
+import numpy as np
 import pytest
 from conftest import FAST_ESTIMATOR, FAST_TRAINING, fitter_args, window_features
 
@@ -67,3 +68,16 @@ def test_fast_features_not_warned(passive, monkeypatch):
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
         inf.simulate(10, seed=1, progress=False, **passive["bounds"])
+
+
+@pytest.mark.timeout(240)
+def test_predictive_traces_use_the_warm_pool(passive):
+    inf = Inferencer(**fitter_args(passive), features=window_features())
+    _infer(inf, passive, n_rounds=1, n_jobs=2)
+    pool = inf._pools.pool
+    serial = inf.generate_traces(n_draws=6, seed=3)
+    pooled = inf.generate_traces(n_draws=6, seed=3, n_jobs=2)
+    assert inf._pools.pool is pool and pool.started
+    np.testing.assert_array_equal(np.asarray(pooled["v"]), np.asarray(serial["v"]))
+    inf.close()
+    assert not pool.started

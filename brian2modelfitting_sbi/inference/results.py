@@ -115,6 +115,7 @@ class ResultMethods:
         self, params: Mapping[str, Quantity] | None = None, n_draws: int | None = None, *,
         variables: Sequence[str] | None = None, seed: int | None = None,
         return_params: bool = False, n_samples: int | None = None,
+        n_jobs: int | None = None, executor: Any = None,
     ) -> Any:
         """Simulate parameter sets for every input: posterior predictive traces and spikes.
 
@@ -122,7 +123,8 @@ class ResultMethods:
         spelling ``n_samples``) posterior draws; ``variables``: outputs to record (default:
         every observed one); ``seed``: of the draws and of the model's noise. Returns
         ``{var: Quantity (n, n_traces, n_steps)}`` (and ``{'spikes': [[trains of each
-        trace] for each draw]}``), with the simulated parameters if ``return_params``.
+        trace] for each draw]}``), with the simulated parameters if ``return_params``;
+        ``n_jobs`` (the Inferencer's warm pool) or ``executor``: where the chunks run.
         """
         if self.space is None:
             raise NotFittedError("no parameter space yet: call infer() (or set_bounds()) first")
@@ -137,8 +139,9 @@ class ResultMethods:
                     f"got {params!r}"
                 )
             theta = np.atleast_2d(self.space.to_array(params))
+        where = self._pooled(SimulationOptions(n_jobs=n_jobs, executor=executor)).executor
         outputs = simulate_outputs(self.problem, self.space.names, theta, variables=variables,
-                                   target=self.target, seed=seed)
+                                   target=self.target, seed=seed, executor=where)
         return (outputs, self.space.to_quantities(theta)) if return_params else outputs
 
     def plot_predictive(self, outputs: dict[str, Any] | None = None, n_draws: int | None = None,

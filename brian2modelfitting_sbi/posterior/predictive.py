@@ -53,6 +53,7 @@ def simulate_outputs(
     target: str | None = None,
     seed: int | None = None,
     chunk_size: int | None = None,
+    executor: Any = None,
 ) -> dict[str, Any]:
     """Simulate the parameter sets ``theta`` for every input and return their outputs.
 
@@ -72,6 +73,8 @@ def simulate_outputs(
         Seed of the model's random numbers (noise).
     chunk_size : int, optional
         Parameter sets simulated at once.
+    executor : concurrent.futures.Executor or dask.distributed.Client, optional
+        Where the chunks run (here, serially, if None).
 
     Returns
     -------
@@ -83,9 +86,10 @@ def simulate_outputs(
     recording = output_recording(problem, variables)
     collector = OutputCollector(recording)
     task = make_task(
-        problem, parameter_names, collector, len(theta), chunk_size=chunk_size, target=target
+        problem, parameter_names, collector, len(theta), chunk_size=chunk_size, target=target,
+        executor=executor,
     )
-    chunks = collect_chunks(task, theta, seed=resolve_seed(seed))
+    chunks = collect_chunks(task, theta, executor=executor, seed=resolve_seed(seed))
     out: dict[str, Any] = {
         var: Quantity(
             np.concatenate([c[var] for c in chunks]), dim=get_dimensions(chunks[0]["units"][var])
