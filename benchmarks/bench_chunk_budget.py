@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -40,7 +41,7 @@ inf.simulate({n}, seed=1, chunk_size={size}, progress=False)
 seconds = time.perf_counter() - start
 per = bytes_per_sample(inf.problem, inf.features.recording())
 print(json.dumps(dict(size={size}, n={n}, seconds=seconds, before=before, peak=rss(),
-                      chunk_mb=per * {size} / 2**20,
+                      chunk_mb=per * {size} / 2**20, per_sample=per,
                       features=sum(t.features_s for t in inf.rounds[-1].timings))))
 """
 
@@ -68,6 +69,15 @@ def main() -> None:
             print(f"{r['size']:>6} {r['chunk_mb']:>9.0f} {1e3 * r['seconds'] / r['n']:>7.3f} "
                   f"{r['features']:>10.1f} {r['before']:>14.0f} {r['peak']:>12.0f}", flush=True)
     print(f"load average after: {os.getloadavg()}")
+    per_sim = {}
+    for r in results:
+        per_sim.setdefault(r["size"], []).append(r["seconds"] / r["n"])
+    median = {size: statistics.median(v) for size, v in per_sim.items()}
+    fastest = min(median.values())
+    chosen = min(size for size, t in median.items() if t <= 1.05 * fastest)
+    budget = chosen * results[0]["per_sample"] / 2**20
+    print(f"smallest chunk within 5% of the fastest time per simulation: {chosen} "
+          f"(a memory budget of {budget:.0f} MiB by bytes_per_sample)")
     print(json.dumps(results))
 
 
