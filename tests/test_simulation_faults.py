@@ -20,7 +20,12 @@ from test_simulation_engine import draw, make_problem, make_task
 from test_simulation_parallel import noisy_args
 
 from brian2modelfitting_sbi import Inferencer
-from brian2modelfitting_sbi.simulation import WorkerPool, dispatch, simulate_features
+from brian2modelfitting_sbi.simulation import (
+    WorkerPool,
+    dispatch,
+    process_pool,
+    simulate_features,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 PARENT = os.getpid()
@@ -67,6 +72,16 @@ def test_pool_worker_always_killed_gives_a_clear_error_in_bounded_time():
         simulate_features(task, theta, executor=pool, seed=4, progress=False)
     assert pool.restarts == dispatch.MAX_POOL_RESTARTS
     assert time.monotonic() - began < 100
+
+
+@pytest.mark.timeout(120)
+def test_a_plain_process_pool_is_not_restarted_but_fails_clearly():
+    """A pool the user made (not a WorkerPool) cannot be replaced: a clear error at once."""
+    problem, theta = make_problem(noisy=True, n_steps=120), draw(4)
+    task = make_task(problem, 2, features=[_killer(None)])
+    with process_pool(2) as pool, pytest.raises(dispatch.ChunkFailedError, match="died") as err:
+        simulate_features(task, theta, executor=pool, seed=4, progress=False)
+    assert err.value.finished == [] and err.value.unfinished == [0, 2]
 
 
 # ---------------------------------------------------------------------- Dask, separate processes
