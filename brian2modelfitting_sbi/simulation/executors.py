@@ -93,7 +93,8 @@ class WorkerPool(cf.Executor):
         """Whether worker processes are up."""
         return self._pool is not None
 
-    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> cf.Future:  # noqa: D102
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> cf.Future:
+        """Run ``fn(...)`` in a worker (starting the workers on first use)."""
         if self._pool is None:
             self._pool = process_pool(self._max_workers)
         return self._pool.submit(fn, *args, **kwargs)
@@ -108,7 +109,8 @@ class WorkerPool(cf.Executor):
         if pool is not None:
             pool.shutdown(wait=wait, cancel_futures=True)
 
-    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:  # noqa: D102
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """Stop the workers (pending chunks are cancelled); a later submit starts new ones."""
         self._drop(wait=wait)
 
 
