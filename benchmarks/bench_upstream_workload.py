@@ -149,6 +149,7 @@ def main() -> None:
     prefs.codegen.target = args.target
     began = time.perf_counter()
     inf = make_inferencer(args.target, args.data)
+    rss_start = rss_mb(resource.RUSAGE_SELF)
     rows = []
     with inf:
         for r in range(args.rounds):
@@ -156,6 +157,7 @@ def main() -> None:
             inf.simulate(n, seed=1 + r, n_jobs=args.n_jobs, chunk_size=args.chunk_size,
                          progress=False)
             t1 = time.perf_counter()
+            rss_sim = rss_mb(resource.RUSAGE_SELF)
             inf.train("snpe", seed=1 + r, estimator="mdn", training=training)
             inf.build_posterior()
             t2 = time.perf_counter()
@@ -164,15 +166,20 @@ def main() -> None:
                 "round": r + 1, "simulate_s": t1 - t0, "train_s": t2 - t1,
                 "features_cpu_s": sum(t.features_s for t in timings),
                 "brian_cpu_s": sum(t.simulate_s for t in timings), "chunks": len(timings),
+                "peak_rss_after_simulation_mb": rss_sim,
+                "peak_rss_after_training_mb": rss_mb(resource.RUSAGE_SELF),
             })
             print(f"round {r + 1}: simulation+features {t1 - t0:7.1f} s (Brian "
                   f"{rows[-1]['brian_cpu_s']:.1f} s, features {rows[-1]['features_cpu_s']:.1f} s "
-                  f"summed over {len(timings)} chunks), training {t2 - t1:7.1f} s", flush=True)
+                  f"summed over {len(timings)} chunks), training {t2 - t1:7.1f} s; peak RSS after "
+                  f"simulation {rss_sim:.0f} MB, after training "
+                  f"{rows[-1]['peak_rss_after_training_mb']:.0f} MB", flush=True)
         t0 = time.perf_counter()
         inf.sample_array(10_000, seed=0)
         sampling = time.perf_counter() - t0
     total = time.perf_counter() - began
-    figures = {
+    print(f"peak RSS before simulating: {rss_start:.0f} MB (imports, Inferencer)")
+    figures = {"peak_rss_start_mb": rss_start,
         "n": n, "rounds": rows, "sampling_s": sampling, "total_s": total,
         "peak_rss_mb": rss_mb(resource.RUSAGE_SELF),
         "peak_rss_workers_mb": rss_mb(resource.RUSAGE_CHILDREN), "n_jobs": args.n_jobs,
