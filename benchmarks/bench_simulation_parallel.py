@@ -1,97 +1,152 @@
-"""Simulation throughput with a local process pool: n_jobs=2 against n_jobs=1.
+"""Two workers against one: a local process pool and a two-worker Dask cluster, repeated.
 
 Usage::
 
-    OMP_NUM_THREADS=1 python benchmarks/bench_simulation_parallel.py [N] [--jobs 1 2]
+    OMP_NUM_THREADS=1 python benchmarks/bench_simulation_parallel.py [N] [--repeat 5]
+        [--kinds pool dask] [--json out.json]
 
-N HH samples (1 s, dt = 0.05 ms, cython), default chunk sizes. "cold" includes starting the
-workers and building their networks (what one ``simulate(n_jobs=...)`` call costs); "warm"
-reuses a pool whose workers already built their network (later rounds). Goal: >= 1.7x with
-2 jobs on a 2-core machine — which needs both cores free: other processes on the machine lower
-the measured figure. So the CPU seconds the chunks took in their workers are reported too:
-if running in parallel adds no work per simulation, the CPU per simulation stays the same, and
-``n_jobs x CPU(1 job) / CPU(n jobs)`` is the speedup that free cores would give (an estimate,
-labelled as such).
+N HH samples (1 s, dt = 0.05 ms, cython; see :mod:`bench_simulation_hh`), default chunk sizes.
+Each repetition times, back to back: one job in this process, a fresh 2-process
+:class:`~brian2modelfitting_sbi.simulation.WorkerPool`, and a Dask cluster of a scheduler and
+two single-threaded workers started as separate processes on loopback (``dask scheduler`` /
+``dask worker``, the way users start one). "cold" is the first run (a pool: worker start and
+network build; Dask: network build on running workers); "warm" the second run on the same
+workers. The machine's own noise is as large as the effect, so the 2-vs-1 ratio is reported for
+every repetition with its median and spread (min–max).
+
+Where the second core's time goes: per-chunk timings measured in the workers give each
+worker's busy seconds; ``busy`` is their sum over ``jobs x wall`` (1.0: both workers busy all
+along), the rest is start-up, waiting for the last chunk, and the parent.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
 import time
+from pathlib import Path
 
-import cloudpickle
 import numpy as np
 from bench_simulation_hh import NAMES, HandfulOfFeatures, draw, problem, use_cython
 
-import brian2modelfitting_sbi.simulation.runner as runner
 from brian2modelfitting_sbi.simulation import (
-    ChunkTask,
+    WorkerPool,
     clear_cache,
-    default_chunk_size,
-    process_pool,
+    make_task,
     simulate_features,
 )
 
-_run_chunk = runner.run_chunk
+HERE = Path(__file__).resolve().parent
 
 
-def timed_run_chunk(task, start, theta, seed):  # noqa: ANN001, ANN201 - mirrors run_chunk
-    """``run_chunk`` that appends the chunk's CPU seconds per simulation as a last column."""
-    cpu = time.process_time()
-    start, x = _run_chunk(task, start, theta, seed)
-    per_sim = (time.process_time() - cpu) / len(theta)
-    return start, np.column_stack([x, np.full(len(x), per_sim)])
-
-
-def task_for(n: int, jobs: int) -> ChunkTask:
+def timed(n: int, executor) -> tuple[float, float]:  # noqa: ANN001
+    """(wall seconds, busy fraction of the workers) of one simulate_features call."""
     pb, provider = problem(), HandfulOfFeatures()
-    size = default_chunk_size(pb, provider.recording(), n, n_workers=jobs)
-    return ChunkTask(pb, NAMES, size, provider.recording(), None, cloudpickle.dumps(provider))
-
-
-def timed(task: ChunkTask, theta: np.ndarray, pool) -> tuple[float, float]:  # noqa: ANN001
-    """(wall seconds, CPU seconds summed over the chunks) of one simulate_features call."""
+    task = make_task(pb, NAMES, provider, n, executor=executor)
+    timings: list = []
     start = time.perf_counter()
-    x = simulate_features(task, theta, executor=pool, seed=0, progress=False)
-    return time.perf_counter() - start, float(x[:, -1].sum())
+    simulate_features(task, draw(n, seed=2), executor=executor, seed=0, progress=False,
+                      timings=timings)
+    wall = time.perf_counter() - start
+    workers = max(1, len({t.worker for t in timings}))
+    jobs = 1 if executor is None else max(workers, 2)
+    busy = sum(t.simulate_s + t.features_s for t in timings) / (jobs * wall)
+    return wall, busy
 
 
-def run(n: int, jobs: int) -> dict[str, float]:
-    """Cold and warm wall/CPU seconds for ``jobs`` workers."""
-    theta = draw(n, seed=2)
-    task = task_for(n, jobs)
-    out: dict[str, float] = {"chunk": task.chunk_size}
-    if jobs == 1:
-        clear_cache()
-        out["cold"], _ = timed(task, theta, None)
-        out["warm"], out["cpu"] = timed(task, theta, None)
-        return out
-    with process_pool(jobs) as pool:
-        out["cold"], _ = timed(task, theta, pool)
-        out["warm"], out["cpu"] = timed(task, theta, pool)
+class DaskCluster:
+    """A scheduler and two workers, each its own process, on loopback."""
+
+    def __init__(self, n_workers: int = 2) -> None:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        self.address = f"tcp://127.0.0.1:{port}"
+        env = {**os.environ, "OMP_NUM_THREADS": "1",
+               "PYTHONPATH": os.pathsep.join([str(HERE.parent), str(HERE)])}
+        quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "env": env}
+        cli = [sys.executable, "-m"]
+        self.procs = [subprocess.Popen([*cli, "distributed.cli.dask_scheduler", "--host",
+                                        "127.0.0.1", "--port", str(port), "--no-dashboard"],
+                                       **quiet)]
+        self.procs += [
+            subprocess.Popen([*cli, "distributed.cli.dask_worker", self.address, "--nthreads",
+                              "1", "--no-nanny", "--no-dashboard"], **quiet)
+            for _ in range(n_workers)
+        ]
+
+    def close(self) -> None:
+        for p in self.procs:
+            p.send_signal(signal.SIGTERM)
+        for p in self.procs:
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+def one_repeat(n: int, kinds: list[str]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    clear_cache()
+    out["serial_cold"], _ = timed(n, None)
+    out["serial_warm"], _ = timed(n, None)
+    if "pool" in kinds:
+        with WorkerPool(2) as pool:
+            out["pool_cold"], _ = timed(n, pool)
+            out["pool_warm"], out["pool_busy"] = timed(n, pool)
+    if "dask" in kinds:
+        from distributed import Client
+
+        cluster = DaskCluster()
+        try:
+            with Client(cluster.address, timeout=60) as client:
+                client.wait_for_workers(2, timeout=120)
+                client.run(use_cython)
+                out["dask_cold"], _ = timed(n, client)
+                out["dask_warm"], out["dask_busy"] = timed(n, client)
+        finally:
+            cluster.close()
     return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("n", nargs="?", type=int, default=4000)
-    parser.add_argument("--jobs", nargs="*", type=int, default=[1, 2])
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--kinds", nargs="*", default=["pool", "dask"], choices=["pool", "dask"])
+    parser.add_argument("--json", default=None)
     args = parser.parse_args()
     use_cython()
-    runner.run_chunk = timed_run_chunk  # workers receive it by reference to this module
-    simulate_features(task_for(4, 1), draw(4), progress=False)  # fill the compilation cache
-    print(f"{'n_jobs':>6} {'chunk':>6} {'cold s':>7} {'warm s':>7} {'warm sims/s':>12} "
-          f"{'speedup':>8} {'CPU ms/sim':>11} {'free-core estimate':>19}")  # fmt: skip
-    base = None
-    for jobs in args.jobs:
-        r = run(args.n, jobs)
-        base = base or r
-        speedup = base["warm"] / r["warm"]
-        estimate = jobs * base["cpu"] / r["cpu"]
-        print(f"{jobs:>6} {r['chunk']:>6.0f} {r['cold']:>7.1f} {r['warm']:>7.1f} "
-              f"{args.n / r['warm']:>12.0f} {speedup:>8.2f} {1e3 * r['cpu'] / args.n:>11.2f} "
-              f"{estimate:>19.2f}", flush=True)  # fmt: skip
+    simulate_features(make_task(problem(), NAMES, HandfulOfFeatures(), 4), draw(4),
+                      progress=False)  # fill the compilation cache
+    print(f"load average before: {os.getloadavg()}", flush=True)
+    runs = []
+    for r in range(args.repeat):
+        res = one_repeat(args.n, args.kinds)
+        runs.append(res)
+        line = f"run {r + 1}: 1 job {res['serial_warm']:.1f} s warm"
+        for kind in args.kinds:
+            line += (f" | {kind}: cold {res['serial_cold'] / res[f'{kind}_cold']:.2f}x, warm "
+                     f"{res['serial_warm'] / res[f'{kind}_warm']:.2f}x "
+                     f"({res[f'{kind}_warm']:.1f} s, busy {res[f'{kind}_busy']:.2f})")
+        print(line, flush=True)
+    print(f"load average after: {os.getloadavg()}")
+    for kind in args.kinds:
+        for when in ("warm", "cold"):
+            ratios = [r[f"serial_{when}"] / r[f"{kind}_{when}"] for r in runs]
+            print(f"{kind:>4} {when}: 2 vs 1 median {statistics.median(ratios):.2f}x, spread "
+                  f"{min(ratios):.2f}-{max(ratios):.2f}x over {len(ratios)} runs "
+                  f"({', '.join(f'{x:.2f}' for x in ratios)})")
+    if args.json:
+        Path(args.json).write_text(json.dumps(runs, indent=1))
 
 
 if __name__ == "__main__":
+    np.seterr(all="ignore")
     main()

@@ -41,6 +41,7 @@ from .inference.results import ResultMethods
 from .inference.rounds import History, Round, given_round, make_round
 from .inference.simulate import simulate_round
 from .inference.space import make_space, warn_noise_free
+from .inference.workers import WorkerMethods
 from .interop import from_fitter
 from .posterior import Posterior
 from .posterior.diagnostics import warn_if_outside
@@ -57,7 +58,7 @@ from .upstream.arguments import OUR_TRAIN_OPTIONS, hints, split_infer_keywords
 __all__ = ["Inferencer"]  # Round stays importable from here (old path)
 
 
-class Inferencer(ResultMethods, UpstreamAttributes):
+class Inferencer(ResultMethods, WorkerMethods, UpstreamAttributes):
     """Simulation-based inference for a Brian 2 model, with the fitters' arguments.
 
     Parameters
@@ -341,11 +342,10 @@ class Inferencer(ResultMethods, UpstreamAttributes):
             self.problem, self.features, self._space, n_simulations=n, proposal=proposal,
             proposal_label="prior" if proposal is None else type(self._backend).__name__,
             round_index=len(self._history), x_o=self.x_o, seed=seed, target=self.target,
-            options=sim, measurement=self.measurement,
+            options=self._pooled(sim), measurement=self.measurement, timings=(timings := []),
         )
-        record = make_round(
-            len(self._history) + 1, self._space, theta, x, proposal, self.feature_names
-        )
+        record = make_round(len(self._history) + 1, self._space, theta, x, proposal,
+                            self.feature_names, timings)
         self._history = self._history.add(record)
         return theta, x
 

@@ -67,7 +67,9 @@ class SimulationOptions(_Options):
     chunk_size : int, optional
         Parameter sets simulated at once (default: from a memory budget).
     n_jobs : int, optional
-        Simulate in a local pool of this many processes.
+        Simulate in a local pool of this many processes. An Inferencer keeps its pool (and
+        the networks its workers built) for later rounds, calibration and predictive runs;
+        ``close()`` or a ``with`` block ends it.
     executor : concurrent.futures.Executor or dask.distributed.Client, optional
         Where to run simulation chunks.
     store : str or path-like, optional

@@ -158,6 +158,7 @@ class ResultMethods:
         self, params: Mapping[str, Quantity] | None = None, n_draws: int | None = None, *,
         variables: Sequence[str] | None = None, seed: int | None = None,
         return_params: bool = False, n_samples: int | None = None,
+        n_jobs: int | None = None, executor: Any = None,
     ) -> Any:
         """Simulate parameter sets for every input: posterior predictive traces and spikes.
 
@@ -166,7 +167,8 @@ class ResultMethods:
         every observed one); ``seed``: of the draws, of the model's noise and of the measurement
         noise (the traces get it as in training, see ``measurement_noise``). Returns
         ``{var: Quantity (n, n_traces, n_steps)}`` (and ``{'spikes': [[trains of each
-        trace] for each draw]}``), with the simulated parameters if ``return_params``.
+        trace] for each draw]}``), with the simulated parameters if ``return_params``;
+        ``n_jobs`` (the Inferencer's warm pool) or ``executor``: where the chunks run.
         """
         require_fitted(self.space, "parameter space", "infer() (or set_bounds())")
         if params is None:
@@ -180,8 +182,10 @@ class ResultMethods:
                     f"got {params!r}"
                 )
             theta = np.atleast_2d(self.space.to_array(params))
+        where = self._pooled(SimulationOptions(n_jobs=n_jobs, executor=executor)).executor
         outputs = simulate_outputs(self.problem, self.space.names, theta, variables=variables,
-                                   target=self.target, seed=seed, measurement=self.measurement)
+                                   target=self.target, seed=seed, measurement=self.measurement,
+                                   executor=where)
         return (outputs, self.space.to_quantities(theta)) if return_params else outputs
 
     def plot_predictive(self, outputs: dict[str, Any] | None = None, n_draws: int | None = None,
@@ -213,7 +217,8 @@ class ResultMethods:
                 "for the observed data; on test data drawn from the prior it is expected to be "
                 "miscalibrated", RuntimeWarning, stacklevel=2,
             )
-        options = SimulationOptions(n_jobs=n_jobs, executor=executor, progress=progress)
+        options = self._pooled(SimulationOptions(n_jobs=n_jobs, executor=executor,
+                                                 progress=progress))
         theta, x = simulate_prior_tests(self.problem, self.features, self.space, int(n_tests),
                                         seed=seed, target=self.target, options=options,
                                         measurement=self.measurement)

@@ -49,6 +49,9 @@ class Round:
         Simulations whose features are NaN or infinite.
     invalid_ranges : dict
         Name → (lowest, highest) Quantity of the invalid simulations' parameters.
+    timings : tuple of ChunkTiming
+        Where and how long each chunk of the round ran, measured in the workers (empty for a
+        loaded round or chunks read from a store).
     """
 
     index: int
@@ -57,6 +60,7 @@ class Round:
     proposal: Any = field(default=None, repr=False)
     n_invalid: int = 0
     invalid_ranges: dict[str, tuple[Quantity, Quantity]] = field(default_factory=dict)
+    timings: tuple = field(default=(), repr=False)
 
     @property
     def n_simulations(self) -> int:
@@ -76,6 +80,7 @@ def make_round(
     x: np.ndarray,
     proposal: Any,
     feature_names: Sequence[str],
+    timings: Sequence[Any] = (),
 ) -> Round:
     """The record of a finished round; warns (``RuntimeWarning``) about invalid simulations."""
     valid = np.all(np.isfinite(x), axis=1)
@@ -93,7 +98,7 @@ def make_round(
             RuntimeWarning,
             stacklevel=4,
         )
-    return Round(index, theta, x, proposal, int(len(bad)), ranges)
+    return Round(index, theta, x, proposal, int(len(bad)), ranges, tuple(timings))
 
 
 def given_round(

@@ -28,6 +28,7 @@ from ..simulation import (
 )
 from ..simulation.measurement import MeasurementPlan
 from .options import SimulationOptions
+from .workers import report_timings
 
 __all__ = ["draw_theta", "simulate_prior_tests", "simulate_round"]
 
@@ -55,13 +56,17 @@ def simulate_round(
     target: str | None,
     options: SimulationOptions,
     measurement: MeasurementPlan | None = None,
+    timings: list | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(theta, x)`` of one round: drawn from ``proposal``, simulated in chunks.
 
     With ``options.store``, finished chunks are saved as they come and a run on the same
     store resumes (its theta and chunk size are those of the first run). ``measurement``:
     the noise added to the traces before the features (also part of the store's identity).
+    ``timings`` is extended with the :class:`~brian2modelfitting_sbi.simulation.ChunkTiming`
+    of each chunk run.
     """
+    timings = [] if timings is None else timings
     entropy = resolve_seed(seed)
     device = resolve_device(options.standalone)
     recording = features.recording()
@@ -102,7 +107,9 @@ def simulate_round(
             progress=options.progress,
             on_chunk=None if rnd is None else rnd.save_chunk,
             skip=None if rnd is None else rnd.load_chunk,
+            timings=timings,
         )
+    report_timings(features, timings, problem.n_traces)
     return theta, x
 
 

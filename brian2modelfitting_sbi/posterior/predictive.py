@@ -55,6 +55,7 @@ def simulate_outputs(
     seed: int | None = None,
     chunk_size: int | None = None,
     measurement: MeasurementPlan | None = None,
+    executor: Any = None,
 ) -> dict[str, Any]:
     """Simulate the parameter sets ``theta`` for every input and return their outputs.
 
@@ -77,6 +78,8 @@ def simulate_outputs(
     measurement : MeasurementPlan, optional
         Measurement noise added to the traces (as for the training simulations); its
         inferred levels are columns of ``theta``.
+    executor : concurrent.futures.Executor or dask.distributed.Client, optional
+        Where the chunks run (here, serially, if None).
 
     Returns
     -------
@@ -90,8 +93,9 @@ def simulate_outputs(
     task = make_task(
         problem, parameter_names, collector, len(theta), chunk_size=chunk_size, target=target,
         measurement=measurement,
+        executor=executor,
     )
-    chunks = collect_chunks(task, theta, seed=resolve_seed(seed))
+    chunks = collect_chunks(task, theta, executor=executor, seed=resolve_seed(seed))
     out: dict[str, Any] = {
         var: Quantity(
             np.concatenate([c[var] for c in chunks]), dim=get_dimensions(chunks[0]["units"][var])

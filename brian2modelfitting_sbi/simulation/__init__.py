@@ -1,6 +1,8 @@
 """Running Brian 2 simulations in chunks, and the result type they share with observed data."""
 
-from .executors import as_executor, chunk_executor, n_workers, process_pool
+from . import dispatch
+from .dispatch import ChunkFailedError, ChunkTiming, WorkersLostError
+from .executors import WorkerPool, as_executor, chunk_executor, n_workers, process_pool
 from .invalid import INVALID_POLICIES, apply_invalid, check_invalid, describe_invalid, valid_rows
 from .network import ChunkSimulator, Recording, resolve_device
 from .result import SimulationResult
@@ -17,7 +19,9 @@ from .store import SimulationStore, StoreMismatchError, store_identity
 
 __all__ = [
     "INVALID_POLICIES",
+    "ChunkFailedError",
     "ChunkSimulator",
+    "ChunkTiming",
     "ChunkTask",
     "collect_chunks",
     "make_task",
@@ -25,6 +29,8 @@ __all__ = [
     "SimulationResult",
     "SimulationStore",
     "StoreMismatchError",
+    "WorkerPool",
+    "WorkersLostError",
     "apply_invalid",
     "as_executor",
     "check_invalid",
@@ -32,6 +38,7 @@ __all__ = [
     "clear_cache",
     "default_chunk_size",
     "describe_invalid",
+    "dispatch",
     "get_simulator",
     "n_workers",
     "process_pool",

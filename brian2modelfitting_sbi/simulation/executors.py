@@ -11,6 +11,11 @@ and BLAS to one thread, so ``n_jobs`` workers use ``n_jobs`` cores.
 A Dask ``distributed.Client`` is used through its ``concurrent.futures`` executor
 (``client.get_executor()``); its workers rebuild the network from the plain data of the task
 (equations as Brian objects, arrays, units) and keep it for later chunks.
+
+Faults: a local :class:`WorkerPool` whose worker dies (``BrokenProcessPool``) is replaced by a
+fresh one and the unfinished chunks are run again (a bounded number of times, see
+:mod:`.runner`); Dask reschedules the chunks of a lost worker itself, and :func:`live_workers`
+tells the runner when a cluster has no worker left.
 """
 
 from __future__ import annotations
@@ -63,6 +68,63 @@ def process_pool(n_jobs: int) -> cf.ProcessPoolExecutor:
     return cf.ProcessPoolExecutor(n_jobs, mp_context=_context(), initializer=_init_worker)
 
 
+class WorkerPool(cf.Executor):
+    """A local process pool that can be replaced when one of its workers dies.
+
+    Workers start on the first :meth:`submit` and stay up (with the networks they built) until
+    :meth:`shutdown`, so that successive runs (rounds, calibration, predictive simulations)
+    reuse them. :meth:`restart` drops a broken pool and starts a fresh one.
+
+    Parameters
+    ----------
+    n_jobs : int
+        Worker processes.
+    """
+
+    def __init__(self, n_jobs: int) -> None:
+        _check_n_jobs(n_jobs)
+        self._max_workers = int(n_jobs)
+        self._pool: cf.ProcessPoolExecutor | None = None
+        #: How many times a broken pool was replaced.
+        self.restarts = 0
+
+    @property
+    def started(self) -> bool:
+        """Whether worker processes are up."""
+        return self._pool is not None
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> cf.Future:
+        """Run ``fn(...)`` in a worker (starting the workers on first use)."""
+        if self._pool is None:
+            self._pool = process_pool(self._max_workers)
+        return self._pool.submit(fn, *args, **kwargs)
+
+    def restart(self) -> None:
+        """Replace the pool (e.g. after a worker died); pending chunks are dropped."""
+        self._drop(wait=False)
+        self.restarts += 1
+
+    def _drop(self, wait: bool) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=wait, cancel_futures=True)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """Stop the workers (pending chunks are cancelled); a later submit starts new ones."""
+        self._drop(wait=wait)
+
+
+def live_workers(executor: Any) -> int | None:
+    """Workers a Dask executor's scheduler knows now; None for other executors (or unknown)."""
+    client = executor if _is_dask_client(executor) else getattr(executor, "_client", None)
+    if client is None or not hasattr(client, "nthreads"):
+        return None
+    try:
+        return len(client.nthreads())
+    except Exception:  # noqa: BLE001 - a scheduler that does not answer is not a verdict
+        return None
+
+
 def _is_dask_client(obj: Any) -> bool:
     return type(obj).__name__ == "Client" and hasattr(obj, "get_executor")
 
@@ -94,7 +156,8 @@ def n_workers(executor: Any) -> int:
 def chunk_executor(n_jobs: int | None, executor: Any) -> Iterator[Any]:
     """The executor to simulate with: ``executor``, a pool of ``n_jobs``, or None (serial).
 
-    A pool created here is shut down on exit (pending chunks cancelled on errors).
+    A :class:`WorkerPool` created here is shut down on exit (pending chunks cancelled on
+    errors); one passed as ``executor`` is left running.
     """
     if n_jobs is not None and executor is not None:
         raise ProblemError("n_jobs/executor: give one or the other, not both")
@@ -106,7 +169,7 @@ def chunk_executor(n_jobs: int | None, executor: Any) -> Iterator[Any]:
     if n_jobs is None or n_jobs == 1:
         yield None
         return
-    pool = process_pool(n_jobs)
+    pool = WorkerPool(n_jobs)
     try:
         yield pool
     except BaseException:

@@ -15,6 +15,9 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import math
+import os
+import socket
+import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -25,6 +28,7 @@ import numpy as np
 
 from ..problem import Problem, ProblemError
 from . import executors
+from .dispatch import ChunkTiming, dispatch
 from .measurement import MeasurementPlan
 from .network import DEVICES, LOCK, Recording
 from .noise import plan_noise, uses_brian_random
@@ -136,6 +140,7 @@ class ChunkTask:
 
 
 _PROVIDERS: dict[bytes, Any] = {}
+_WORKER = f"{socket.gethostname()}:{os.getpid()}"
 
 
 def _provider(blob: bytes) -> Any:
@@ -146,11 +151,15 @@ def _provider(blob: bytes) -> Any:
     return provider
 
 
-def run_chunk(task: ChunkTask, start: int, theta: np.ndarray, seed: int | None) -> tuple[int, Any]:
-    """Simulate one chunk and return ``(start, provider.compute(result))``; runs in the worker.
+def run_chunk(
+    task: ChunkTask, start: int, theta: np.ndarray, seed: int | None
+) -> tuple[int, Any, tuple[str, float, float]]:
+    """Simulate one chunk; runs in the worker.
 
-    ``seed`` is the round's seed (see :func:`resolve_seed`); ``start`` the index of
-    ``theta[0]`` in the round.
+    Returns ``(start, provider.compute(result), (worker, simulate_s, features_s))``: the
+    features and where and how long the chunk ran (``host:pid``, wall seconds of the Brian
+    run and of the features). ``seed`` is the round's seed (see :func:`resolve_seed`);
+    ``start`` the index of ``theta[0]`` in the round.
     """
     with LOCK:
         provider = _provider(task.features)
@@ -166,13 +175,17 @@ def run_chunk(task: ChunkTask, start: int, theta: np.ndarray, seed: int | None) 
             task.device,
             task.fingerprint,
         )
+        t0 = time.perf_counter()
         result = sim.run(
             model_theta, seed=chunk_seed(seed, start), start=start, entropy=seed, copy=False
         )
         if noise is not None:
             entropy = seed if seed is not None else resolve_seed(None)
             result = noise.apply(result, task.parameter_names, theta, entropy, start)
-        return start, provider.compute(result)
+        t1 = time.perf_counter()
+        x = provider.compute(result)
+        timing = (_WORKER, t1 - t0, time.perf_counter() - t1)
+        return start, x, timing
 
 
 def make_task(
@@ -210,18 +223,6 @@ def make_task(
     )
 
 
-class _SerialExecutor(cf.Executor):
-    """Runs each task at submission, in this process."""
-
-    def submit(self, fn: Callable, /, *args, **kwargs) -> cf.Future:  # noqa: D102
-        future: cf.Future = cf.Future()
-        try:
-            future.set_result(fn(*args, **kwargs))
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller through the future
-            future.set_exception(exc)
-        return future
-
-
 def resolve_seed(seed: int | None) -> int:
     """The round's seed as a non-negative int; a fresh random one for None."""
     if seed is None:
@@ -253,6 +254,7 @@ def simulate_features(
     progress: bool = True,
     on_chunk: Callable[[int, np.ndarray, np.ndarray], None] | None = None,
     skip: Callable[[int], np.ndarray | None] | None = None,
+    timings: list[ChunkTiming] | None = None,
 ) -> np.ndarray:
     """Features of every row of ``theta``, computed chunk by chunk.
 
@@ -272,6 +274,8 @@ def simulate_features(
         ``on_chunk(start, theta_chunk, x_chunk)`` called as each chunk finishes (e.g. a store).
     skip : callable, optional
         ``skip(start)`` returns already known features for a chunk, which is then not run.
+    timings : list, optional
+        Extended with a :class:`~.dispatch.ChunkTiming` of every chunk run.
     """
     theta = np.atleast_2d(np.asarray(theta, dtype=float))
     n = len(theta)
@@ -289,7 +293,11 @@ def simulate_features(
         if on_chunk is not None and not known:
             on_chunk(start, theta[start:stop], x)
 
-    run_chunks(task, theta, place, executor=executor, seed=seed, progress=progress, skip=skip)
+    found = run_chunks(
+        task, theta, place, executor=executor, seed=seed, progress=progress, skip=skip
+    )
+    if timings is not None:
+        timings.extend(found)
     assert out is not None  # n >= 1
     return out
 
@@ -320,12 +328,14 @@ def run_chunks(
     seed: int | None = None,
     progress: bool = True,
     skip: Callable[[int], Any] | None = None,
-) -> None:
+) -> list[ChunkTiming]:
     """Run the chunks of ``theta`` and call ``handle(start, stop, output, known)`` for each.
 
     The one chunk runner of the package: chunks go to ``executor`` (serial if None), a few
-    at a time, and are handled as they finish; ``skip(start)`` may give a chunk's output
-    without running it (``known=True``). ``seed`` is the round's seed (fresh if None).
+    at a time, and are handled as they finish, each exactly once (see :mod:`.dispatch` for
+    lost workers); ``skip(start)`` may give a chunk's output without running it
+    (``known=True``). ``seed`` is the round's seed (fresh if None). Returns the timings of the
+    chunks that ran.
     """
     from tqdm.auto import tqdm
 
@@ -335,38 +345,42 @@ def run_chunks(
     seed = resolve_seed(seed)
     serial = executor is None
     executor = _SerialExecutor() if serial else executors.as_executor(executor)
-    # Chunks in flight at once: results are handled (stored, counted) as they come, and a
-    # serial run stores each chunk before it starts the next one.
-    window = 1 if serial else 2 * executors.n_workers(executor)
     bar = tqdm(total=n, unit="sim", desc="simulating", disable=not progress, smoothing=0)
-    pending: dict[cf.Future, tuple[int, int]] = {}
-
-    def finish(done: set[cf.Future]) -> None:
-        for fut in done:
-            start, stop = pending.pop(fut)
-            _, out = fut.result()
-            handle(start, stop, out, False)
-            bar.update(stop - start)
-
+    todo = []
     try:
         for start, stop in iter_chunks(n, task.chunk_size):
             known = skip(start) if skip is not None else None
-            if known is not None:
-                handle(start, stop, known, True)
-                bar.update(stop - start)
+            if known is None:
+                todo.append((start, stop))
                 continue
-            fut = executor.submit(run_chunk, task, start, theta[start:stop], seed)
-            pending[fut] = (start, stop)
-            while len(pending) >= window:
-                finish(cf.wait(pending, return_when=cf.FIRST_COMPLETED).done)
-        while pending:
-            finish(cf.wait(pending, return_when=cf.FIRST_COMPLETED).done)
-    except BaseException:
-        for fut in pending:
-            fut.cancel()
-        raise
+            handle(start, stop, known, True)
+            bar.update(stop - start)
+        if not todo:
+            return []
+        # Chunks in flight at once: results are handled (stored, counted) as they come, and a
+        # serial run stores each chunk before it starts the next one.
+        return dispatch(
+            lambda ex, start, stop: ex.submit(run_chunk, task, start, theta[start:stop], seed),
+            todo,
+            executor,
+            lambda start, stop, out: handle(start, stop, out, False),
+            window=1 if serial else 2 * executors.n_workers(executor),
+            on_done=bar.update,
+        )
     finally:
         bar.close()
+
+
+class _SerialExecutor(cf.Executor):
+    """Runs each task at submission, in this process."""
+
+    def submit(self, fn: Callable, /, *args, **kwargs) -> cf.Future:  # noqa: D102
+        future: cf.Future = cf.Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller through the future
+            future.set_exception(exc)
+        return future
 
 
 def _place(out: np.ndarray | None, start: int, x: np.ndarray, n: int) -> np.ndarray:
