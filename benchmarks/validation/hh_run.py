@@ -168,16 +168,18 @@ def run(args: argparse.Namespace) -> list[HHRow]:
         print(f"{n} simulations: {cpu:.0f} s CPU, {wall:.0f} s wall", flush=True)
         for backend in args.backends:
             start = time.process_time()
-            inf.train(backend, seed=1)
+            inf.train(backend, seed=1, training=args.training,
+                      **({"estimator": args.estimator} if args.estimator else {}))
             inf.build_posterior()
             train = time.process_time() - start
             scored = score(inf, theta_t, x_t, args.n_draws)
-            row = HHRow(args.problem, n, backend, cpu, wall, train,
+            label = f"{backend} {args.label}".strip()
+            row = HHRow(args.problem, n, label, cpu, wall, train,
                         int(inf.backend.trainer.summary["epochs_trained"][-1]),
                         n_tests=len(x_t), invalid=float(np.mean(~np.all(np.isfinite(x), 1))),
                         **scored)
             rows.append(row)
-            print(f"  {backend}: train {train:.0f} s ({row.epochs} ep), SBC p "
+            print(f"  {label}: train {train:.0f} s ({row.epochs} ep), SBC p "
                   f"{row.sbc_min_p:.2f}, TARP {row.tarp_atc:+.3f}; 90%: "
                   + ", ".join(f"{k} {v:.2f}" for k, v in row.coverage["0.9"].items()),
                   flush=True)
@@ -194,6 +196,10 @@ def main(argv: list[str] | None = None) -> list[HHRow]:
     parser.add_argument("--n-draws", type=int, default=200, help="posterior draws per test")
     parser.add_argument("--n-jobs", type=int, default=None, help="simulation processes")
     parser.add_argument("--target", default="cython", help="Brian 2 code generation target")
+    parser.add_argument("--training", type=json.loads, default=None,
+                        help='training settings as JSON, e.g. \'{"stop_after_epochs": 30}\'')
+    parser.add_argument("--estimator", default=None, help="density estimator ('maf', 'nsf')")
+    parser.add_argument("--label", default="", help="added to the backend column")
     parser.add_argument("--json", type=Path, help="also write the rows as JSON")
     parser.add_argument("--from-json", type=Path, nargs="+", help="tables of earlier runs")
     parser.add_argument("--write-docs", action="store_true", help="update docs/benchmarks.rst")
