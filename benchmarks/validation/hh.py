@@ -183,7 +183,8 @@ def _steps(amplitudes: tuple[float, ...], n: int, on: int, off: int) -> Quantity
     return current * nA
 
 
-def _arguments(name: str) -> dict:
+def arguments(name: str) -> dict:
+    """The Inferencer arguments of problem ``name`` (model, input, dt, features...)."""
     if name == "hh4":
         return {
             "model": HH4_EQUATIONS, "input_var": "I",
@@ -205,7 +206,7 @@ def _arguments(name: str) -> dict:
 def make_inferencer(name: str, target: str | None = "numpy", seed: int = 0) -> Inferencer:
     """The Inferencer of ``name`` with an observation simulated at its truth (the features
     add the recording noise)."""
-    args = _arguments(name)
+    args = arguments(name)
     features = args.pop("features")
     truth = PROBLEMS[name].truth
     placeholder = np.full(np.shape(args["input"]), -65.0) * mV
