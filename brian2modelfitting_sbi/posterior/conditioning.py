@@ -5,8 +5,9 @@ prior can produce: once trained, the posterior of a new recording made with the 
 protocol costs a forward pass, not a new inference. :func:`posteriors_from_features` gives
 one :class:`~brian2modelfitting_sbi.posterior.Posterior` per row of features (the same type
 as the posterior at the observed data), gathered in :class:`AmortizedResults` (a table of
-medians and credible intervals, CSV export, ArviZ); :mod:`.recordings` checks the recordings
-and computes their features.
+medians and credible intervals, CSV export, ArviZ);
+:mod:`~brian2modelfitting_sbi.posterior.recordings` checks the recordings and computes their
+features.
 
 Methods that are not amortized still work, at a cost that is said: SNLE and SNRE sample every
 recording's posterior by MCMC or rejection (a warning gives the measured time per recording);

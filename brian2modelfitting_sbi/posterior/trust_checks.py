@@ -2,7 +2,8 @@
 
 Each check reads arrays that the report has produced (training features, posterior
 predictive simulations, posterior draws) and says, with a verdict and a suggestion, whether
-the posterior passes it. They simulate nothing and train nothing: :mod:`.trust` runs them.
+the posterior passes it. They simulate nothing and train nothing:
+:mod:`~brian2modelfitting_sbi.posterior.trust` runs them.
 
 Verdicts: ``'pass'``, ``'warn'`` (doubtful: look at it), ``'fail'`` (do not trust the
 posterior as it is) and ``'skipped'`` (not run: the reason is in the suggestion).
