@@ -25,7 +25,11 @@ def test_readme_example_runs(monkeypatch):
 
     code = example_code()
     # smaller sizes only: every other character of the example runs as written
-    for big, small in [("n_samples=2000", "n_samples=60"), ("sample(10_000)", "sample(500)")]:
+    for big, small in [
+        ("n_samples=2000", "n_samples=60"),
+        ("sample(10_000)", "sample(500)"),
+        ("trust_report()", "trust_report(n_predictive=40, n_local=20, n_draws=200)"),
+    ]:
         assert big in code, f"README example no longer contains {big!r}: update this test"
         code = code.replace(big, small)
     monkeypatch.setattr(defaults, "default_max_epochs", lambda n: 5)

@@ -5,6 +5,7 @@ Run from the repository root::
     python -m benchmarks.validation                    # full grid, prints the table
     python -m benchmarks.validation --sizes 1000 --backends snpe --repeats 1   # quick look
     python -m benchmarks.validation --write-docs       # also updates docs/benchmarks.rst
+    python -m benchmarks.validation --problem hh4      # the HH problems (see hh_run.py)
 
 For each number of simulations, one :class:`~brian2modelfitting_sbi.Inferencer` simulates
 once; every backend is then trained on those same simulations twice, with this package's
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import time
 import warnings
 from dataclasses import asdict, dataclass, field
@@ -32,9 +34,11 @@ from brian2modelfitting_sbi import get_backend
 from brian2modelfitting_sbi.backends.snre import VARIANTS
 from brian2modelfitting_sbi.training import SBI_SAMPLING_DEFAULTS, SBI_TRAINING_DEFAULTS
 
+from . import hh
 from . import problem as P
 from .calibration import calibrate
 from .exact import gaussian_log_likelihood, grid_posterior
+from .hh_run import main as hh_main
 from .report import format_table, write_docs
 
 #: Backends given by short name on the command line that are classes, not registered names.
@@ -201,7 +205,13 @@ def _sampler_name(backend) -> str:
 
 
 def main(argv: list[str] | None = None) -> list[Row]:
-    """Command-line entry point."""
+    """Command-line entry point; ``--problem hh4|hh8`` runs :mod:`.hh_run` instead."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    first = argparse.ArgumentParser(add_help=False)
+    first.add_argument("--problem", default="passive", choices=["passive", *hh.PROBLEMS])
+    chosen, argv = first.parse_known_args(argv)
+    if chosen.problem != "passive":
+        return hh_main(["--problem", chosen.problem, *argv])
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 5000, 10000])
     parser.add_argument(

@@ -24,11 +24,13 @@ from ..posterior.diagnostics import check_calibration_options, run_calibration
 from ..posterior.predictive import plot_predictive, simulate_outputs
 from ..posterior.recordings import recording_features
 from ..posterior.summary import PosteriorSummary
+from ..posterior.trust import TrustBudget, TrustReport
 from ..upstream import plots as upstream_plots
 from ..upstream import results as upstream_results
 from ..upstream.arguments import is_shape, is_upstream_pairplot, is_upstream_traces
-from .options import SimulationOptions
+from .options import SimulationOptions, TrainingOptions
 from .simulate import simulate_prior_tests
+from .trust import run_trust_report
 
 __all__ = ["ResultMethods"]
 
@@ -233,6 +235,32 @@ class ResultMethods:
             n_posterior_samples=n_posterior_samples, seed=seed, progress=progress,
             threads=threads,
         )
+
+    def trust_report(
+        self, posterior: Posterior | None = None, *, n_predictive: int = 200,
+        n_local: int = 100, n_local_sampled: int = 10, n_local_draws: int = 200,
+        n_draws: int = 500, agreement: bool = True, seed: int = 0,
+        training: TrainingOptions | Mapping[str, Any] | None = None, verbose: bool = True,
+        **simulation: Any,
+    ) -> TrustReport:
+        """Is this posterior right? Observation, predictive, local calibration and estimator
+        agreement checks, each with a verdict and a suggestion (see
+        :mod:`~brian2modelfitting_sbi.posterior.trust`).
+
+        ``posterior``: a :meth:`condition` result (default: the observed data's); the sizes
+        bound the cost (printed first, with ``verbose``): ``n_predictive`` simulations at
+        posterior draws, ``n_local`` (``n_local_sampled`` for MCMC/rejection backends)
+        calibration tests of ``n_local_draws`` draws, one more training (``agreement``,
+        with ``training``: the first estimator's settings if None) compared on ``n_draws``
+        draws. ``simulation``: ``n_jobs``, ``executor``, ``store``, ``chunk_size``...
+        """
+        budget = TrustBudget(n_predictive, n_local, n_local_sampled, n_local_draws, n_draws,
+                             agreement)
+        target = self._require_result() if posterior is None else posterior
+        options = SimulationOptions.of(simulation, progress=simulation.get("progress", False))
+        fit = None if training is None else TrainingOptions.of(training)
+        return run_trust_report(self, self._trained(), target, budget=budget, seed=seed,
+                                simulation=options, training=fit, verbose=verbose)
 
     # ------------------------------------------------------------------ amortized
     def _trained(self) -> TrainedEstimator:

@@ -1,0 +1,1 @@
+"python -m benchmarks.validation --problem hh4 --sizes 2000 --backends snle snre --n-tests 100 --n-draws 100 --json /tmp/h_bench/hh4_nle.json"

@@ -1,0 +1,1 @@
+"python -m benchmarks.validation --problem hh4 --sizes 2000 10000 --backends snpe --n-tests 200 --json /tmp/h_bench/hh4_snpe.json"

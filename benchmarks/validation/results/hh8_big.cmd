@@ -1,0 +1,1 @@
+"python -m benchmarks.validation --problem hh8 --sizes 30000 100000 --backends snpe --n-tests 200 --json /tmp/h_bench/hh8_big.json"

@@ -1,0 +1,1 @@
+"python -m benchmarks.validation --problem hh8 --sizes 10000 --backends snpe --n-tests 200 --estimator nsf --label (nsf) --json /tmp/h_bench/hh8_nsf.json"

@@ -1,0 +1,1 @@
+"python -m benchmarks.validation --problem hh8 --sizes 10000 --backends snpe --n-tests 200 --training {\"training_batch_size\": 200, \"learning_rate\": 0.0005, \"stop_after_epochs\": 20} --label (sbi training) --json /tmp/h_bench/hh8_sbitrain.json"
