@@ -150,6 +150,7 @@ def test_mnle_recovers_truth_and_finds_discrete_columns(mnle_trained):
     assert max(errors.values()) < 0.1, errors
 
 
+@pytest.mark.slow
 def test_mnle_against_snle_at_equal_budget(mnle_trained):
     """Loosely: on the same simulations, mnle's posterior at the observation is no wider than
     snle's (within 10%) and no further from the truth (within 5% of the prior width).

@@ -100,6 +100,7 @@ def test_noise_of_a_sample_comes_from_its_own_stream():
 
 
 # ---------------------------------------------------------------------- reproducibility
+@pytest.mark.slow
 def test_same_seed_same_noise_whatever_the_chunks_and_workers():
     inf = _inferencer({"v": 0.5 * mV})
     _, x1 = inf.simulate(24, seed=5, chunk_size=24, progress=False, **bounds())

@@ -27,6 +27,9 @@ from brian2modelfitting_sbi.simulation import (
     simulate_features,
 )
 
+#: Separate processes and whole example scripts: the slow tier (make test-slow, .ci/run).
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 PARENT = os.getpid()
 

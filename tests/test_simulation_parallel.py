@@ -37,6 +37,7 @@ def test_serial_equals_process_pool(passive):
     assert np.all(np.isfinite(x_s))
 
 
+@pytest.mark.slow
 def test_serial_equals_dask(passive):
     distributed = pytest.importorskip("distributed")
     inf = Inferencer(**noisy_args(passive), features=window_features())

@@ -21,6 +21,7 @@ def _infer(inf, passive, n_rounds=2, **options):
                      estimator_options=FAST_ESTIMATOR, **options, **passive["bounds"])
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(240)
 def test_one_pool_serves_every_round_and_calibration(passive):
     with Inferencer(**fitter_args(passive), features=window_features()) as inf:

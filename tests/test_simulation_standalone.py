@@ -15,6 +15,7 @@ from brian2modelfitting_sbi.simulation import resolve_device
 from brian2modelfitting_sbi.simulation.standalone import StandaloneChunkSimulator
 
 
+@pytest.mark.slow
 def test_runtime_equals_standalone_without_recompiling(passive):
     def run(standalone: bool, seed: int) -> tuple[np.ndarray, np.ndarray]:
         inf = Inferencer(**noisy_args(passive), features=window_features())

@@ -81,6 +81,7 @@ def run_killed(store: Path) -> set[int]:
     return {int(p.stem.split("_")[1]) for p in folder.glob("chunk_*.npz")}
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_without_recomputing(tmp_path, monkeypatch):
     store = tmp_path / "store"
     finished = run_killed(store)

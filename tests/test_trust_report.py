@@ -97,6 +97,7 @@ def test_the_cost_is_printed_first_and_bounded(capsys):
     assert report["local calibration"].data["n"] == 5
 
 
+@pytest.mark.slow
 def test_an_observation_outside_the_training_range_fails():
     shifted = np.asarray(new_inferencer().problem.outputs["v"]) * 1000 * mV + 25 * mV
     report = _infer(output=shifted, n=200).trust_report(**SMALL, verbose=False)
@@ -105,6 +106,7 @@ def test_an_observation_outside_the_training_range_fails():
     assert "widen the bounds" in report["observation"].suggestion
 
 
+@pytest.mark.slow
 def test_a_misspecified_model_is_flagged():
     inf = _infer(output=_leaky_recording())
     report = inf.trust_report(**SMALL, verbose=False)

@@ -347,6 +347,7 @@ print(json.dumps({
 '''
 
 
+@pytest.mark.slow
 def test_star_import_script_resumes_and_reloads_in_new_processes(tmp_path):
     script = tmp_path / "script.py"
     script.write_text(textwrap.dedent(SCRIPT))

@@ -41,6 +41,9 @@ from scipy.stats import kurtosis as kurt
 from brian2modelfitting_sbi import Inferencer
 from brian2modelfitting_sbi.datasets import HH4_EQUATIONS
 
+#: Separate processes and whole example scripts: the slow tier (make test-slow, .ci/run).
+pytestmark = pytest.mark.slow
+
 DATA = Path(__file__).parent / "data"
 FAST = {"max_num_epochs": 5}
 FLOAT = np.ndarray

@@ -52,6 +52,7 @@ def test_round_trip_samples_the_same_posterior(tmp_path, no_simulation):
     )
 
 
+@pytest.mark.slow
 def test_round_trip_of_a_multi_round_mcmc_posterior(tmp_path):
     inf, _ = two_round("snle")
     path = tmp_path / "snle.zip"
