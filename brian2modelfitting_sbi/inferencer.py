@@ -9,47 +9,31 @@ Posterior (samples, MAP, summaries, plots).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-import torch
 from brian2 import Quantity
-from brian2.core.namespace import get_local_namespace
 
-from ._version import __version__
-from .archive import SavedFeatures, load_saved, save
 from .backends import get_backend
-from .errors import ProblemError, check_count, check_seed, renamed, require_fitted
+from .errors import check_count, check_seed, renamed, require_fitted
 from .features import as_provider
 from .features.base import observed_features
-from .inference.fit import (
-    backend_kind,
-    check_capabilities,
-    restore_backend,
-    saved_history,
-    train_backend,
-)
-from .inference.options import (
-    SamplingOptions,
-    SimulationOptions,
-    TrainingOptions,
-    split_keywords,
-)
+from .inference.fit import backend_kind, check_capabilities, train_backend
+from .inference.options import SamplingOptions, SimulationOptions, TrainingOptions, split_keywords
+from .inference.persistence import PersistenceMethods
 from .inference.results import ResultMethods
 from .inference.rounds import History, Round, given_round, make_round
 from .inference.simulate import simulate_round
 from .inference.space import make_space, warn_noise_free
+from .inference.state import StateProperties
 from .inference.workers import WorkerMethods
-from .interop import from_fitter
 from .posterior import Posterior
 from .posterior.diagnostics import warn_if_outside
 from .priors import ParameterSpace
 from .problem import Problem
-from .scaling import x_to_torch
 from .simulation import check_invalid
-from .simulation.measurement import bounded_parameters, plan_measurement, recording_noise
+from .simulation.measurement import bounded_parameters, plan_measurement
 from .threads import torch_threads
 from .upstream import UpstreamAttributes, calc_prior, get_param_dict  # noqa: F401 - upstream's
 from .upstream import fitting as upstream
@@ -58,7 +42,8 @@ from .upstream.arguments import OUR_TRAIN_OPTIONS, hints, split_infer_keywords
 __all__ = ["Inferencer"]  # Round stays importable from here (old path)
 
 
-class Inferencer(ResultMethods, WorkerMethods, UpstreamAttributes):
+class Inferencer(StateProperties, ResultMethods, PersistenceMethods, WorkerMethods,
+                 UpstreamAttributes):
     """Simulation-based inference for a Brian 2 model, with the fitters' arguments.
 
     Parameters
@@ -126,79 +111,6 @@ class Inferencer(ResultMethods, WorkerMethods, UpstreamAttributes):
         self._backend: Any = None
         self._appended = 0
         self._result: Posterior | None = None
-
-    # ------------------------------------------------------------------ state, read-only
-    @property
-    def feature_names(self) -> list[str]:
-        """Names of the summary features, in column order."""
-        return self.features.names(self.problem.n_traces)
-
-    @property
-    def space(self) -> ParameterSpace | None:
-        """The parameter space (None before bounds are set)."""
-        return self._space
-
-    @property
-    def rounds(self) -> list[Round]:
-        """One record per round (theta, x, proposal, invalid counts)."""
-        return list(self._history.rounds)
-
-    @property
-    def theta(self) -> np.ndarray:
-        """Parameter sets of every round ``(n, d)``, SI floats."""
-        return self._history.theta
-
-    @property
-    def x(self) -> np.ndarray:
-        """Features of every round ``(n, k)`` (invalid rows included)."""
-        return self._history.x
-
-    @property
-    def proposals(self) -> list[Any]:
-        """What each round was drawn from (None for the prior)."""
-        return self._history.proposals
-
-    @property
-    def sequential(self) -> bool:
-        """Whether some round was drawn from a posterior (not the prior)."""
-        return self._history.sequential
-
-    @property
-    def n_simulations(self) -> int:
-        """Simulations run so far (all rounds, invalid ones included)."""
-        return self._history.n_simulations
-
-    @property
-    def backend(self) -> Any:
-        """The trained backend (None before :meth:`train`)."""
-        return self._backend
-
-    @property
-    def result(self) -> Posterior | None:
-        """The :class:`~brian2modelfitting_sbi.posterior.Posterior` at the observed data."""
-        return self._result
-
-    @property
-    def posterior(self) -> Any:
-        """The sbi posterior at the observed features (None before :meth:`build_posterior`)."""
-        return None if self._result is None else self._result.estimate
-
-    @property
-    def x_scale(self) -> np.ndarray:
-        """Per-feature scale applied before torch (see :mod:`~brian2modelfitting_sbi.scaling`),
-        from the first round of simulations (fixed once training starts)."""
-        require_fitted(self._history.rounds, "simulations", "simulate() (or infer())")
-        return self._history.x_scale
-
-    def x_to_torch(self, x: np.ndarray) -> torch.Tensor:
-        """Features ``(n, k)`` in SI units → the float32 tensor the estimator sees."""
-        return x_to_torch(np.atleast_2d(x), self.x_scale)
-
-    @property
-    def recording_noise(self) -> dict[str, Quantity]:
-        """Measurement noise estimated from each observed trace output (Quantity per variable;
-        see :func:`~brian2modelfitting_sbi.simulation.measurement.estimate_noise`)."""
-        return recording_noise(self.problem)
 
     # ------------------------------------------------------------------ inference
     def infer(
@@ -438,72 +350,3 @@ class Inferencer(ResultMethods, WorkerMethods, UpstreamAttributes):
             attrs={"backend": type(self._backend).__name__,
                    "n_simulations": int(self.n_simulations)},
         )
-
-    # ------------------------------------------------------------------ save / load
-    def save(self, path: str | os.PathLike, *, skip_namespace: Sequence[str] = ()) -> None:
-        """Save problem, parameter space, backend, training data and network weights to
-        ``path`` (a zip of JSON, npz and a state dict; see :mod:`~brian2modelfitting_sbi.archive`).
-
-        Namespace values that cannot be stored (functions, ``TimedArray``) raise an error
-        here; list them in ``skip_namespace`` to save without them (``load`` then needs
-        ``namespace={...}``). Brian 2's own functions and units are never stored.
-        """
-        require_fitted(self._result, "posterior to save", "infer() (or train())")
-        save(path, problem=self.problem, space=self._space, backend=self._backend,
-             feature_names=self.feature_names, recording=self.features.recording(),
-             provider=type(self.features).__name__, rounds=self._history.rounds,
-             x_o=self.x_o, target=self.target, version=__version__, skip_namespace=skip_namespace,
-             measurement=self.measurement)
-
-    @classmethod
-    def load(
-        cls, path: str | os.PathLike, *, features: Any = None,
-        namespace: Mapping[str, Any] | None = None, backend: Any = None,
-        embedding_net: torch.nn.Module | None = None, device: str = "cpu",
-    ) -> Inferencer:
-        """Load a saved inference; it samples the same posterior without simulating.
-
-        Loading runs no code from the file. ``features`` (the same feature code) is needed
-        only to simulate more (continue ``infer``, ``calibrate``); ``namespace`` for model
-        names that could not be saved; ``backend`` for an unregistered backend class;
-        ``embedding_net`` for a saved embedding the features do not provide.
-        """
-        saved = load_saved(path, namespace, device)
-        provider = features if features is not None else SavedFeatures(
-            saved.feature_names, saved.recording, saved.x_o
-        )
-        inf = cls(features=provider, target=saved.target,
-                  measurement_noise=saved.measurement_noise, **saved.problem_arguments)
-        space = inf.set_bounds(prior=saved.prior, **saved.bounds)
-        inf._history = saved_history(
-            saved, inf, given_features=features is not None, given_namespace=namespace is not None
-        )
-        inf._backend, estimate = restore_backend(
-            saved.backend, saved.state, inf._history, space, inf.x_o, features=inf.features,
-            feature_code=features is not None, backend=backend, embedding_net=embedding_net,
-            device=device,
-        )
-        inf._appended = len(inf._history)
-        inf._adopt(estimate)
-        return inf
-
-    def adopt(self, other: Inferencer) -> None:
-        """Take over the inference of ``other``, an Inferencer of the same problem (e.g. one
-        loaded from a file): its parameter space, rounds, trained backend and posterior."""
-        if other.problem.fingerprint() != self.problem.fingerprint():
-            raise ProblemError("adopt: the other Inferencer has another model or other data")
-        self._space, self._history, self._backend = other._space, other._history, other._backend
-        self._appended, self._result = other._appended, other._result
-
-    # ------------------------------------------------------------------ interop
-    @classmethod
-    def from_fitter(cls, fitter: Any, features: Any = None, *,
-                    namespace: Mapping[str, Any] | None = None, target: str | None = None,
-                    level: int = 0) -> Inferencer:
-        """An Inferencer for the model, input and output of a brian2modelfitting fitter
-        (``TraceFitter`` or ``SpikeFitter``, fitted or not: a fitted one's bounds become the
-        prior box). ``namespace``: the model's external constants (captured ``level`` frames
-        above the caller if None); ``target``: the code generation target."""
-        if namespace is None:
-            namespace = get_local_namespace(level + 1)
-        return from_fitter(cls, fitter, features, namespace, target)

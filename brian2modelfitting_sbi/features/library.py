@@ -70,51 +70,15 @@ from ..problem import SPIKES, Problem, ProblemError
 from ..simulation.network import Recording
 from ..simulation.result import SimulationResult
 from .base import FeatureProvider, feature_major, per_trace_names
-from .blocks import Group as _Group
-from .blocks import block_features, sorted_spikes, spike_timing
+from .blocks import Group, block_features, sorted_spikes, spike_timing
 from .catalogue import _DEFAULT_FILL, _SPIKE_TIMING, FEATURES, FeatureInfo
+from .windows import check_pairs, fmt_ms, plan_groups
 
 __all__ = ["FEATURES", "EphysFeatures", "FeatureInfo"]
 
 
 #: Bytes of trace data per call of the compiled kernel (copies, if any, are this large).
 _BLOCK_BYTES = 64 * 2**20
-
-
-# ---------------------------------------------------------------------------- argument checks
-def _time(name: str, value: Any, allow_none: bool = False) -> float | None:
-    if value is None and allow_none:
-        return None
-    if isinstance(value, int | float) and not isinstance(value, bool) and value == 0:
-        return 0.0
-    if not isinstance(value, Quantity) or get_dimensions(value) != second.dim or np.ndim(value):
-        raise ProblemError(f"{name}: expected a time with units (e.g. 10*ms), got {value!r}")
-    return float(value)
-
-
-def _pairs(name: str, value: Any, allow_none: bool) -> list[tuple[float, float | None]] | None:
-    """``(start, stop)`` or a sequence of such pairs (one per stimulus) → list of pairs."""
-    if value is None:
-        return None
-    if isinstance(value, Sequence) and len(value) == 2 and not isinstance(value[0], Sequence):
-        value = [value]
-    elif not isinstance(value, Sequence) or not value:
-        raise ProblemError(f"{name}: expected (start, stop) with units, or one such pair per "
-                           f"stimulus, got {value!r}")
-    pairs = []
-    for k, pair in enumerate(value):
-        if not isinstance(pair, Sequence) or len(pair) != 2:
-            raise ProblemError(f"{name}[{k}]: expected (start, stop), got {pair!r}")
-        start = _time(f"{name}[{k}] start", pair[0])
-        stop = _time(f"{name}[{k}] stop", pair[1], allow_none=allow_none)
-        if stop is not None and stop <= start:
-            raise ProblemError(f"{name}[{k}]: stop must be after start, got {pair!r}")
-        pairs.append((start, stop))
-    return pairs
-
-
-def _fmt_ms(seconds: float) -> str:
-    return f"{seconds * 1000:g}"
 
 
 # ---------------------------------------------------------------------------- the plan
@@ -173,8 +137,8 @@ class EphysFeatures(FeatureProvider):
             raise ProblemError(f"variable: expected a variable name, got {variable!r}")
         self.features = names
         self.variable = variable
-        self.window = _pairs("window", window, allow_none=True)
-        self.stimulus = _pairs("stimulus", stimulus, allow_none=False)
+        self.window = check_pairs("window", window, allow_none=True)
+        self.stimulus = check_pairs("stimulus", stimulus, allow_none=False)
         needs_stim = [n for n in names if FEATURES[n].stimulus]
         if needs_stim and self.stimulus is None:
             raise ProblemError(
@@ -246,8 +210,8 @@ class EphysFeatures(FeatureProvider):
         if self.window is not None:
             if len(self.window) == 1:
                 start, stop = self.window[0]
-                end = "end" if stop is None else _fmt_ms(stop)
-                suffix = f"({_fmt_ms(start)}-{end}ms)"
+                end = "end" if stop is None else fmt_ms(stop)
+                suffix = f"({fmt_ms(start)}-{end}ms)"
             else:
                 suffix = "(window)"
         return per_trace_names(prefix, [f + suffix for f in self.features], n_traces)
@@ -309,81 +273,13 @@ class EphysFeatures(FeatureProvider):
         return bound
 
     # ------------------------------------------------------------------ windows
-    def _groups(self, dt: float, n_steps: int, n_traces: int) -> list[_Group]:
+    def _groups(self, dt: float, n_steps: int, n_traces: int) -> list[Group]:
         key = (dt, n_steps, n_traces)
         cached = getattr(self, "_plan_cache", None)
-        if cached is not None and cached[0] == key:
-            return cached[1]
-        duration = n_steps * dt
-
-        def per_trace(pairs, what):  # noqa: ANN001, ANN202
-            if pairs is None:
-                return None
-            if len(pairs) == 1:
-                return pairs * n_traces
-            if len(pairs) != n_traces:
-                raise ProblemError(
-                    f"{what}: got {len(pairs)} pairs for {n_traces} stimuli; give one pair "
-                    f"for all, or one per stimulus"
-                )
-            return pairs
-
-        windows = per_trace(self.window, "window") or [(0.0, None)] * n_traces
-        stimuli = per_trace(self.stimulus, "stimulus")
-        specs: dict[tuple, list[int]] = {}
-        for k in range(n_traces):
-            start, stop = windows[k]
-            stop = duration if stop is None else stop
-            if stop > duration + dt / 2:
-                raise ProblemError(
-                    f"window: ends at {_fmt_ms(stop)} ms, after the end of the recording "
-                    f"({_fmt_ms(duration)} ms)"
-                )
-            lo, hi = int(round(start / dt)), min(n_steps, int(round(stop / dt)))
-            if hi - lo < 3:
-                raise ProblemError(
-                    f"window: ({_fmt_ms(start)}, {_fmt_ms(stop)}) ms holds {max(hi - lo, 0)} "
-                    f"samples; it needs at least 3"
-                )
-            onset, rest, steady, stimend = start, None, None, None
-            if stimuli is not None:
-                on, off = stimuli[k]
-                s0, s1 = int(round(on / dt)), int(round(off / dt))
-                onset = on
-                if "first_spike_latency" in self.features and not start <= on < stop:
-                    raise ProblemError(
-                        f"stimulus: first_spike_latency needs the onset ({_fmt_ms(on)} ms) "
-                        f"inside the window ({_fmt_ms(start)}, {_fmt_ms(stop)}) ms"
-                    )
-                if {"resting_potential", "ap_amplitude"} & set(self.features):
-                    if s0 - lo < 1 or s0 > hi:
-                        raise ProblemError(
-                            f"stimulus: the resting potential is measured between the window "
-                            f"start ({_fmt_ms(start)} ms) and the onset ({_fmt_ms(on)} ms), "
-                            f"which leaves no sample"
-                        )
-                    rest = (0, s0 - lo)
-                if "steady_state" in self.features:
-                    if hi - s1 < 1 or s1 < lo:
-                        raise ProblemError(
-                            f"stimulus: steady_state is measured between the stimulus end "
-                            f"({_fmt_ms(off)} ms) and the window end ({_fmt_ms(stop)} ms), "
-                            f"which leaves no sample"
-                        )
-                    steady = (s1 - lo, hi - lo)
-                if "steady_state_stimend" in self.features:
-                    first = s1 - max(1, int(round(0.1 * (s1 - s0))))
-                    if first < lo or s1 > hi:
-                        raise ProblemError(
-                            f"stimulus: steady_state_stimend needs the end of the stimulus "
-                            f"({_fmt_ms(off)} ms) inside the window"
-                        )
-                    stimend = (first - lo, s1 - lo)
-            spec = (lo, hi, float(start), float(stop), float(onset), rest, steady, stimend)
-            specs.setdefault(spec, []).append(k)
-        groups = [_Group(tuple(ks), *spec) for spec, ks in specs.items()]
-        self._plan_cache = (key, groups)
-        return groups
+        if cached is None or cached[0] != key:
+            groups = plan_groups(self.window, self.stimulus, self.features, dt, n_steps, n_traces)
+            self._plan_cache = (key, groups)
+        return self._plan_cache[1]
 
     # ------------------------------------------------------------------ computation
     def compute(self, result: SimulationResult) -> np.ndarray:
