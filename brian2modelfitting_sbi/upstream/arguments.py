@@ -150,9 +150,9 @@ def estimator_arguments(
 
 # ---------------------------------------------------------------------- call forms
 def is_shape(n: Any) -> bool:
-    """Whether ``sample``'s first argument is a shape (upstream's ``(10_000,)``), not a count
-    (ours); anything else is checked as a count."""
-    return isinstance(n, tuple | list) or type(n).__name__ == "Size"
+    """Whether ``sample``'s first argument is a shape (upstream's ``(10_000,)``, a list, or a
+    ``torch.Size``, which is a tuple), not a count (ours); anything else is checked as a count."""
+    return isinstance(n, tuple | list)
 
 
 def is_upstream_pairplot(first: Any, keywords: Mapping[str, Any]) -> bool:
