@@ -153,3 +153,22 @@ def test_bad_budgets_are_refused():
         TrustBudget(n_predictive=1)
     with pytest.raises(ProblemError, match="agreement"):
         TrustBudget(agreement="yes")
+
+
+def test_the_report_simulates_with_the_inference_measurement_noise():
+    # a recording with 3 mV of measurement noise, inferred with that noise in the simulations:
+    # the predictive simulations must carry it too, or the observation looks far off
+    args = fitter_args(passive_args())
+    noisy = np.asarray(args["output"]) + np.random.default_rng(4).normal(0, 3e-3, (2, 300))
+    args["output"] = noisy * 1000 * mV
+
+    def rest_std(v):  # what the measurement noise sets
+        return v[:50].std()
+
+    inf = Inferencer(**args, features=[*window_features(), rest_std],
+                     measurement_noise={"v": 3 * mV})
+    inf.infer(200, backend="snpe", progress=False, training=CONVERGING,
+              estimator_options=dict(FAST_ESTIMATOR), seed=3, **bounds())
+    report = inf.trust_report(n_predictive=60, n_local=10, n_local_draws=50, agreement=False,
+                              verbose=False)
+    assert report["predictive"].value < 4, str(report)

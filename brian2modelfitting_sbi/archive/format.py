@@ -42,6 +42,7 @@ from brian2 import Equations, Quantity, get_unit, second
 from brian2.units.fundamentalunits import get_dimensions
 
 from ..backends import get_backend, list_backends
+from ..backends.ensemble import member_kind
 from ..errors import Brian2SbiError, ProblemError, SavedFileError
 from ..prior_dists import rebuild
 from ..priors import ParameterSpace
@@ -100,9 +101,11 @@ class SavedInference:
 
 # ---------------------------------------------------------------------- save
 def backend_name(backend: Any) -> str | None:
-    """The registry name of ``backend``'s class (None if it is not registered)."""
+    """The registry name of ``backend``'s class (of its members for an ensemble; None if it
+    is not registered)."""
+    kind = member_kind(backend)
     for name, info in list_backends().items():
-        if info.available and get_backend(name) is type(backend):
+        if info.available and get_backend(name) is kind:
             return name
     return None
 
@@ -163,7 +166,7 @@ def save(
         "measurement_noise": None if measurement is None else measurement.to_json(),
         "backend": {
             "name": backend_name(backend),
-            "class": f"{type(backend).__module__}:{type(backend).__qualname__}",
+            "class": f"{member_kind(backend).__module__}:{member_kind(backend).__qualname__}",
             "device": str(getattr(backend, "device", "cpu")),
             "embedding_net": None if embedding is None else type(embedding).__name__,
             **config,

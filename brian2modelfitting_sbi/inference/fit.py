@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from ..backends import InferenceBackend, SavedRound, get_backend
+from ..backends.ensemble import EnsembleBackend, ensemble_size, member_kind
 from ..backends.features import (
     check_backend_features,
     check_discrete,
@@ -143,16 +144,19 @@ def train_backend(
                 backend.update_settings(options.settings, sampling.settings)
             except NotImplementedError as exc:
                 raise CapabilityError(f"training, sampling: {exc}") from exc
-        elif backend is None or type(backend) is not cls or appended == len(history):
+        elif (backend is None or member_kind(backend) is not cls or appended == len(history)
+              or ensemble_size(backend) != options.ensemble):
             embedding_net, estimator_options = learned_features(
                 features, cls, x_dim, options.embedding_net, options.estimator_options
             )
             chosen = TrainingOptions.of(
                 options, embedding_net=embedding_net, estimator_options=estimator_options
             )
-            backend = cls(space.prior(options.device), options.device,
-                          **chosen.backend_options(sampling),
-                          **_discrete_options(cls, features, feature_names, history, options))
+            backend = _new_backend(
+                cls, options.ensemble, space.prior(options.device), options.device, seed,
+                **chosen.backend_options(sampling),
+                **_discrete_options(cls, features, feature_names, history, options),
+            )
             appended = 0
         for r in history.rounds[appended:]:
             theta, x = apply_invalid(
@@ -169,6 +173,14 @@ def train_backend(
             )
         backend.train()
     return backend, len(history)
+
+
+def _new_backend(cls: type, size: int, prior: Any, device: str, seed: int | None,
+                 **options: Any) -> InferenceBackend:
+    """A fresh ``cls`` backend, or an ensemble of ``size`` of them."""
+    if size == 1:
+        return cls(prior, device, **options)
+    return EnsembleBackend(cls, size, prior, device, seed=seed, **options)
 
 
 def _discrete_options(
@@ -216,9 +228,12 @@ def restore_backend(
         embedding_net, _ = learned_features(features, cls, len(x_o.reshape(-1)), None, None)
     config = {  # what config() saved, passed back to the constructor
         k: v for k, v in saved_backend.items()
-        if k not in ("name", "class", "device", "embedding_net")
+        if k not in ("name", "class", "device", "embedding_net", "ensemble", "ensemble_seed")
     }
-    trained = cls(space.prior(device), device, embedding_net=embedding_net, **config)
+    trained = _new_backend(
+        cls, int(saved_backend.get("ensemble", 1)), space.prior(device), device,
+        saved_backend.get("ensemble_seed"), embedding_net=embedding_net, **config,
+    )
     rounds = []
     for r in history.rounds:
         keep = np.all(np.isfinite(r.x), axis=1)

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
+import numpy as np
 import torch
 
 from ..errors import ProblemError, check_count
@@ -131,6 +132,10 @@ class TrainingOptions(_Options):
         Features (names or column indices) that a backend with ``discrete_features``
         (``'mnle'``) models as discrete; by default the feature provider's declaration,
         else the integer-valued simulated columns.
+    ensemble : int
+        Number of estimators trained on the same simulations with different seeds; more
+        than one gives the equal-weight mixture of their posteriors
+        (:class:`~brian2modelfitting_sbi.backends.ensemble.EnsembleBackend`).
     """
 
     device: str = "cpu"
@@ -142,11 +147,18 @@ class TrainingOptions(_Options):
     embedding_net: torch.nn.Module | None = None
     settings: Mapping[str, Any] | None = None
     discrete_columns: Sequence[str | int] | None = None
+    ensemble: int = 1
 
     def __post_init__(self) -> None:
         if not isinstance(self.device, str):
             raise ProblemError(f"device: expected a torch device name, got {self.device!r}")
         check_threads(self.threads)
+        if (isinstance(self.ensemble, bool) or not isinstance(self.ensemble, int | np.integer)
+                or self.ensemble < 1):
+            raise ProblemError(
+                f"ensemble: expected the number of estimators (an integer >= 1), "
+                f"got {self.ensemble!r}"
+            )
         if self.invalid not in INVALID_POLICIES:
             raise ProblemError(
                 f"invalid: expected one of {INVALID_POLICIES}, got {self.invalid!r}"
@@ -198,7 +210,7 @@ class SamplingOptions(_Options):
 _SIMULATION = ("chunk_size", "n_jobs", "executor", "store", "standalone", "progress")
 _TRAINING = (
     "device", "invalid", "fill_value", "estimator", "estimator_options", "embedding_net",
-    "discrete_columns",
+    "discrete_columns", "ensemble",
 )
 
 

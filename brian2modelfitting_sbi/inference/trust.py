@@ -51,7 +51,7 @@ def second_training(inferencer: Any, training: TrainingOptions | None, seed: int
     if training is None:
         training = TrainingOptions(
             estimator=config.get("estimator"), estimator_options=config.get("estimator_options"),
-            settings=config.get("training") or None,
+            settings=config.get("training") or None, ensemble=int(config.get("ensemble", 1)),
         )
     history = History(inferencer.space.dim, len(inferencer.feature_names))
     for r in inferencer.rounds:
@@ -78,8 +78,9 @@ def run_trust_report(
     """The trust report of ``posterior`` (the observed one or a ``condition()`` result).
 
     ``inferencer`` is read through its public state only (``problem``, ``features``,
-    ``space``, ``target``, ``x_o``, ``x``, ``rounds``, ``backend``, ``feature_names``,
-    ``x_to_torch``).
+    ``space``, ``target``, ``measurement``, ``x_o``, ``x``, ``rounds``, ``backend``,
+    ``feature_names``, ``x_to_torch``). Its simulations get the inference's measurement noise,
+    as the training simulations did.
     """
     space = inferencer.space
     skip: dict[str, str] = {}
@@ -95,6 +96,7 @@ def run_trust_report(
             inferencer.problem, inferencer.features, space, n_simulations=n,
             proposal=posterior.estimate, proposal_label=label, round_index=TRUST_ROUND,
             x_o=inferencer.x_o, seed=at, target=inferencer.target, options=simulation,
+            measurement=inferencer.measurement,
         )
 
     def condition(x: np.ndarray, n_draws: int, at: int) -> np.ndarray:

@@ -52,12 +52,12 @@ OUR_INFER_OPTIONS = (
     "n_samples", "n_simulations", "backend", "n_rounds", "seed", "restart", "simulation",
     "training", "sampling", "chunk_size", "n_jobs", "executor", "store", "standalone",
     "progress", "threads", "device", "invalid", "fill_value", "estimator",
-    "estimator_options", "embedding_net", "discrete_columns", "prior",
+    "estimator_options", "embedding_net", "discrete_columns", "ensemble", "prior",
 )
 #: Our keywords of ``train``, for hints.
 OUR_TRAIN_OPTIONS = (
     "backend", "seed", "training", "sampling", "threads", "device", "invalid", "fill_value",
-    "estimator", "estimator_options", "embedding_net", "discrete_columns",
+    "estimator", "estimator_options", "embedding_net", "discrete_columns", "ensemble",
 )
 #: Upstream's inference methods and the backends they map to.
 METHODS = {"SNPE": "snpe", "SNLE": "snle", "SNRE": "snre"}

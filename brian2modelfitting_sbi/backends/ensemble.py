@@ -1,0 +1,166 @@
+"""An ensemble of one backend kind: several estimators trained with different seeds.
+
+One neural estimator trained on a few thousand simulations depends on its training seed: on
+the bundled Hodgkin–Huxley recording the posterior std of ``g_na`` from one network varied by
+a factor of two between seeds at 4,000 and at 20,000 simulations
+(``benchmarks/bench_noise_width.py``). The equal-weight mixture of ``k`` networks trained on
+the same simulations (Lakshminarayanan et al. 2017's deep ensembles, as sbi's
+``EnsemblePosterior`` implements them) averages that variation out and, where single
+networks are overconfident, widens the posterior towards the truth.
+
+The ensemble wraps any backend class (this package's or a plugin's): each member is a full
+backend, trained on the same rounds with its own seed. It is what ``ensemble=k`` of
+:meth:`Inferencer.infer <brian2modelfitting_sbi.Inferencer.infer>` builds; saving stores the
+members' settings once and each member's weights under its index.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import torch
+from sbi.inference.posteriors.ensemble_posterior import EnsemblePosterior
+from torch import Tensor
+
+from .base import InferenceBackend, SavedRound
+
+__all__ = ["EnsembleBackend", "ShuffledEnsemblePosterior", "member_kind"]
+
+#: Seed offset between members (member i trains with ``seed + i * SEED_STRIDE``).
+SEED_STRIDE = 7919
+
+
+def member_kind(backend: Any) -> type | None:
+    """The backend class of ``backend`` (of its members for an ensemble; None for None)."""
+    if backend is None:
+        return None
+    return backend.member_class if isinstance(backend, EnsembleBackend) else type(backend)
+
+
+def ensemble_size(backend: Any) -> int:
+    """Number of estimators of ``backend`` (1 for a plain backend)."""
+    return len(backend.members) if isinstance(backend, EnsembleBackend) else 1
+
+
+class ShuffledEnsemblePosterior(EnsemblePosterior):
+    """sbi's ``EnsemblePosterior`` with its draws in random order.
+
+    sbi returns the draws of an ensemble grouped by member; code that takes the first ``n``
+    draws (predictive checks, trust reports) must see a sample of the mixture, so the draws
+    are permuted (with torch's generator, so a seed still fixes them). ``map`` takes (and
+    ignores) ``force_update`` like the members' posteriors. Everything else is sbi's.
+    """
+
+    def sample(  # noqa: D102
+        self, sample_shape: Any = torch.Size(), x: Tensor | None = None, **kwargs: Any
+    ) -> Tensor:
+        draws = super().sample(sample_shape, x=x, **kwargs)
+        flat = draws.reshape(-1, draws.shape[-1])
+        return flat[torch.randperm(len(flat))].reshape(draws.shape)
+
+    def map(self, x: Tensor | None = None, *, force_update: bool = False,  # noqa: D102
+            **kwargs: Any) -> Tensor:
+        if kwargs.get("init_method", "posterior") == "posterior":
+            n = int(kwargs.get("num_init_samples", 1000))
+            kwargs["init_method"] = self.sample((n,), x=x, show_progress_bars=False)
+        return super().map(x, **kwargs)
+
+
+class EnsembleBackend(InferenceBackend):
+    """``k`` backends of one class, trained on the same rounds with different seeds.
+
+    Parameters
+    ----------
+    member_class : type
+        The backend class of every member.
+    size : int
+        Number of members (>= 2).
+    prior : torch.distributions.Distribution
+        Prior over the unit-box parameters.
+    device : str
+        Torch device.
+    seed : int, optional
+        Seed of the first member's training; member ``i`` uses ``seed + i * 7919`` (fresh
+        random seeds when None).
+    **options
+        The constructor options of each member.
+    """
+
+    def __init__(
+        self, member_class: type, size: int, prior: torch.distributions.Distribution,
+        device: str = "cpu", *, seed: int | None = None, **options: Any,
+    ) -> None:
+        super().__init__(prior, device, **options)
+        self.member_class = member_class
+        self.members = [member_class(prior, device, **options) for _ in range(int(size))]
+        self.seed = seed
+        for flag in ("amortized", "multi_round", "discrete_features", "embeds_x", "samplers",
+                     "description"):
+            setattr(self, flag, getattr(member_class, flag, None))
+        self.embedding_net = options.get("embedding_net")
+
+    def __repr__(self) -> str:
+        return f"EnsembleBackend({self.member_class.__name__} x {len(self.members)})"
+
+    # ------------------------------------------------------------------ the protocol
+    def append_simulations(self, theta: Tensor, x: Tensor, proposal: Any = None) -> None:
+        """Give the round to every member."""
+        for member in self.members:
+            member.append_simulations(theta, x, proposal)
+
+    def train(self) -> None:
+        """Train every member, each from its own seed (torch's global RNG restored after)."""
+        base = self.seed if self.seed is not None else int(torch.randint(2**31, ()).item())
+        for i, member in enumerate(self.members):
+            torch.manual_seed(base + i * SEED_STRIDE)
+            member.train()
+
+    def build_posterior(self, x_o: Tensor) -> Any:
+        """The equal-weight mixture of the members' posteriors at ``x_o``."""
+        posteriors = [member.build_posterior(x_o) for member in self.members]
+        return ShuffledEnsemblePosterior(posteriors).set_default_x(x_o)
+
+    def update_settings(
+        self, training: Mapping[str, Any] | None = None, sampling: Mapping[str, Any] | None = None
+    ) -> None:
+        """Override settings of every member."""
+        for member in self.members:
+            member.update_settings(training, sampling)
+
+    # ------------------------------------------------------------------ what reports read
+    @property
+    def trainer(self) -> Any:
+        """The last member's trainer (its ``summary`` tells how training stopped)."""
+        return getattr(self.members[-1], "trainer", None)
+
+    @property
+    def last_training(self) -> dict[str, Any]:
+        """The training settings of the last member."""
+        return getattr(self.members[-1], "last_training", {})
+
+    @property
+    def num_simulations(self) -> int | None:
+        """Simulations appended to each member."""
+        return getattr(self.members[0], "num_simulations", None)
+
+    # ------------------------------------------------------------------ saving
+    def config(self) -> dict[str, Any]:
+        """The members' settings and the ensemble's size and seed."""
+        return {**self.members[0].config(), "ensemble": len(self.members),
+                "ensemble_seed": self.seed}
+
+    def state(self) -> dict[str, Tensor]:
+        """Each member's tensors under ``'<index>.'``."""
+        return {f"{i}.{k}": v for i, m in enumerate(self.members) for k, v in m.state().items()}
+
+    def restore(
+        self, state: dict[str, Tensor], rounds: Sequence[SavedRound], x_o: Tensor
+    ) -> Any:
+        """Restore every member from its part of ``state``; the mixture at ``x_o``."""
+        posteriors = []
+        for i, member in enumerate(self.members):
+            prefix = f"{i}."
+            part = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+            posteriors.append(member.restore(part, rounds, x_o))
+        return ShuffledEnsemblePosterior(posteriors).set_default_x(x_o)

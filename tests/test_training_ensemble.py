@@ -1,0 +1,67 @@
+"""Ensembles of estimators (``ensemble=k``): the mixture of k networks trained with k seeds."""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import pytest
+import torch
+from brian2 import nS, pF
+from workflow_support import new_inferencer, run, trained_snpe
+
+from brian2modelfitting_sbi import Inferencer, ProblemError
+from brian2modelfitting_sbi.backends.ensemble import EnsembleBackend
+
+
+@functools.cache
+def trained_ensemble() -> Inferencer:
+    """Three SNPE networks on the same 300 simulations as ``trained_snpe`` (read-only)."""
+    inf = new_inferencer()
+    run(inf, "snpe", 300, seed=3, ensemble=3)
+    return inf
+
+
+def test_members_are_trained_on_the_same_simulations_with_different_seeds():
+    inf, single = trained_ensemble(), trained_snpe()
+    backend = inf.backend
+    assert isinstance(backend, EnsembleBackend) and len(backend.members) == 3
+    np.testing.assert_array_equal(inf.theta, single.theta)  # same simulations
+    first = [m.state() for m in backend.members]
+    key = next(iter(first[0]))
+    assert not torch.equal(first[0][key], first[1][key])  # different networks
+    # the mixture's draws are shuffled: no block of one member first
+    draws = inf.sample_array(400, seed=1)
+    assert draws.shape == (400, 2)
+    assert inf.backend.amortized and inf.backend.multi_round
+
+
+def test_the_mixture_is_at_least_as_wide_as_its_narrowest_member():
+    inf = trained_ensemble()
+    x_o = inf.x_to_torch(inf.x_o)
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        member_std = [m.build_posterior(x_o).sample((2000,), show_progress_bars=False).std(0)
+                      for m in inf.backend.members]
+        mixture = inf.posterior.sample((6000,), show_progress_bars=False).std(0)
+    assert torch.all(mixture >= torch.stack(member_std).min(0).values * 0.95)
+
+
+def test_save_load_gives_the_same_ensemble_samples(tmp_path):
+    inf = trained_ensemble()
+    path = tmp_path / "ensemble.zip"
+    inf.save(path)
+    loaded = Inferencer.load(path)
+    assert isinstance(loaded.backend, EnsembleBackend) and len(loaded.backend.members) == 3
+    np.testing.assert_allclose(loaded.sample_array(300, seed=4), inf.sample_array(300, seed=4))
+    assert loaded.log_prob({"C": 200 * pF, "gL": 10 * nS}) == pytest.approx(
+        inf.log_prob({"C": 200 * pF, "gL": 10 * nS}), abs=1e-4
+    )
+
+
+@pytest.mark.parametrize("bad", [0, -2, 1.5, True, "3"])
+def test_a_bad_ensemble_size_is_refused_before_simulating(bad):
+    inf = new_inferencer()
+    with pytest.raises(ProblemError, match="ensemble: expected the number of estimators"):
+        inf.infer(100, ensemble=bad, progress=False, gL=[1 * nS, 30 * nS], C=[50 * pF, 400 * pF])
+    assert len(inf.rounds) == 0
