@@ -35,7 +35,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from brian2 import amp, cm, mV, ms, msiemens, prefs, siemens, ufarad, umetre
+from brian2 import amp, cm, ms, msiemens, mV, prefs, siemens, ufarad, umetre
 from scipy.stats import kurtosis
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))

@@ -53,7 +53,7 @@ class ShuffledEnsemblePosterior(EnsemblePosterior):
     """
 
     def sample(  # noqa: D102
-        self, sample_shape: Any = torch.Size(), x: Tensor | None = None, **kwargs: Any
+        self, sample_shape: Any = (), x: Tensor | None = None, **kwargs: Any
     ) -> Tensor:
         draws = super().sample(sample_shape, x=x, **kwargs)
         flat = draws.reshape(-1, draws.shape[-1])
