@@ -4,7 +4,8 @@ without the recording's measurement noise in the simulations.
 Usage::
 
     OMP_NUM_THREADS=1 python benchmarks/bench_noise_width.py [--sizes 4000 20000]
-        [--noise recording none] [--extra-features] [--seed 1] [--json out.json]
+        [--noise recording none] [--extra-features] [--seed 1 2 3] [--ensemble 5]
+        [--json out.json]
 
 The demo's setup (:mod:`brian2modelfitting_sbi.demo`: SNPE on electrophysiology features,
 bounds and truth of :func:`~brian2modelfitting_sbi.datasets.load_hh_recording`). With
@@ -47,7 +48,7 @@ def features(extra: bool):
     )
 
 
-def one(n: int, noise: str, extra: bool, seed: int) -> dict:
+def one(n: int, noise: str, extra: bool, seed: int, ensemble: int = 1) -> dict:
     data = load_hh_recording()
     truth, bounds = data.pop("truth"), data.pop("bounds")
     probe = Inferencer(**data, features=features(extra))
@@ -57,11 +58,12 @@ def one(n: int, noise: str, extra: bool, seed: int) -> dict:
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        inf.infer(n, backend="snpe", seed=seed, progress=False, **bounds)
+        inf.infer(n, backend="snpe", seed=seed, progress=False, ensemble=ensemble, **bounds)
     wall = time.perf_counter() - start
     samples = inf.sample_array(10_000, seed=0)
     row = {"n": n, "noise": noise, "level_mV": float(level / mV), "extra": extra,
-           "wall_s": wall, "invalid": inf.rounds[-1].n_invalid}
+           "wall_s": wall, "invalid": inf.rounds[-1].n_invalid, "ensemble": ensemble,
+           "seed": seed}
     for j, name in enumerate(inf.space.names):
         lo, hi = np.percentile(samples[:, j], [5, 95])
         t = float(truth[name])
@@ -77,7 +79,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--sizes", type=int, nargs="+", default=[4000, 20000])
     parser.add_argument("--noise", nargs="+", default=["recording"], choices=["recording", "none"])
     parser.add_argument("--extra-features", action="store_true")
-    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--seed", type=int, nargs="+", default=[1])
+    parser.add_argument("--ensemble", type=int, default=1,
+                        help="estimators per inference (ensemble=k of infer)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     import torch
@@ -85,20 +89,22 @@ def main(argv: list[str] | None = None) -> list[dict]:
     torch.set_num_threads(1)
     rows = []
     for noise in args.noise:
-        for n in args.sizes:
-            row = one(n, noise, args.extra_features, args.seed)
-            rows.append(row)
-            g = row["g_na"]
-            print(f"{noise:9s} n={n:6d}  g_na std {g['std'] * 1e6:.3f} uS, 90% "
-                  f"[{g['lower'] * 1e6:.2f}, {g['upper'] * 1e6:.2f}] uS (truth "
-                  f"{g['truth'] * 1e6:.2f}, {'inside' if g['inside'] else 'OUTSIDE'}); "
-                  f"level {row['level_mV']:.3f} mV; {row['wall_s']:.0f} s", flush=True)
+        for seed in args.seed:
+            for n in args.sizes:
+                row = one(n, noise, args.extra_features, seed, args.ensemble)
+                rows.append(row)
+                g = row["g_na"]
+                print(f"{noise:9s} seed {seed} n={n:6d}  g_na std {g['std'] * 1e6:.3f} uS, 90% "
+                      f"[{g['lower'] * 1e6:.2f}, {g['upper'] * 1e6:.2f}] uS (truth "
+                      f"{g['truth'] * 1e6:.2f}, {'inside' if g['inside'] else 'OUTSIDE'}); "
+                      f"level {row['level_mV']:.3f} mV; {row['wall_s']:.0f} s", flush=True)
     for noise in args.noise:
-        sub = [r for r in rows if r["noise"] == noise]
-        if len(sub) >= 2:
-            a, b = sub[0]["g_na"]["std"], sub[-1]["g_na"]["std"]
-            print(f"{noise}: g_na std {sub[0]['n']} -> {sub[-1]['n']}: "
-                  f"{(b - a) / a:+.0%}")
+        for seed in args.seed:
+            sub = [r for r in rows if r["noise"] == noise and r["seed"] == seed]
+            if len(sub) >= 2:
+                a, b = sub[0]["g_na"]["std"], sub[-1]["g_na"]["std"]
+                print(f"{noise} seed {seed} ensemble {args.ensemble}: g_na std "
+                      f"{sub[0]['n']} -> {sub[-1]['n']}: {(b - a) / a:+.0%}")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
     return rows

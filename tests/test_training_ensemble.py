@@ -65,3 +65,15 @@ def test_a_bad_ensemble_size_is_refused_before_simulating(bad):
     with pytest.raises(ProblemError, match="ensemble: expected the number of estimators"):
         inf.infer(100, ensemble=bad, progress=False, gL=[1 * nS, 30 * nS], C=[50 * pF, 400 * pF])
     assert len(inf.rounds) == 0
+
+
+def test_members_stuck_on_a_plateau_are_left_out():
+    from brian2modelfitting_sbi.backends.ensemble import LOSS_MARGIN, kept_members
+
+    # measured on the bundled HH recording: three good trainings and one stuck 2 nats worse
+    assert kept_members([-6.41, -6.72, -6.10, -3.94]) == [0, 1, 2]
+    assert kept_members([-6.0, -6.0 + LOSS_MARGIN]) == [0, 1]
+    assert kept_members([-6.0, None]) == [0, 1]  # a member without a loss: nothing to judge
+    inf = trained_ensemble()
+    assert inf.backend.kept == kept_members(inf.backend.validation_losses)
+    assert 1 <= len(inf.backend.kept) <= 3

@@ -8,6 +8,12 @@ the same simulations (Lakshminarayanan et al. 2017's deep ensembles, as sbi's
 ``EnsemblePosterior`` implements them) averages that variation out and, where single
 networks are overconfident, widens the posterior towards the truth.
 
+A training can also get stuck: on that recording one seed in four stopped on a plateau with a
+validation loss about 2 nats per simulation worse than the others and a posterior nearly as
+wide as the prior (``g_na`` std 7-9 µS against 0.7-1.5 µS). An equal mixture would inherit
+it, so members whose best validation loss is more than :data:`LOSS_MARGIN` worse than the
+best member's are left out of the posterior (a warning names them; they stay saved).
+
 The ensemble wraps any backend class (this package's or a plugin's): each member is a full
 backend, trained on the same rounds with its own seed. It is what ``ensemble=k`` of
 :meth:`Inferencer.infer <brian2modelfitting_sbi.Inferencer.infer>` builds; saving stores the
@@ -16,6 +22,7 @@ members' settings once and each member's weights under its index.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -29,6 +36,25 @@ __all__ = ["EnsembleBackend", "ShuffledEnsemblePosterior", "member_kind"]
 
 #: Seed offset between members (member i trains with ``seed + i * SEED_STRIDE``).
 SEED_STRIDE = 7919
+#: Members whose best validation loss (mean negative log density per validation simulation,
+#: in nats) exceeds the best member's by more than this are left out of the posterior.
+LOSS_MARGIN = 1.0
+
+
+def validation_loss(backend: Any) -> float | None:
+    """The best validation loss of ``backend``'s last training (None if it has none)."""
+    summary = getattr(getattr(backend, "trainer", None), "summary", None) or {}
+    losses = summary.get("best_validation_loss") or []
+    return float(losses[-1]) if losses else None
+
+
+def kept_members(losses: Sequence[float | None], margin: float = LOSS_MARGIN) -> list[int]:
+    """Indices of the members within ``margin`` of the best validation loss (all of them if
+    a loss is missing)."""
+    if any(loss is None for loss in losses):
+        return list(range(len(losses)))
+    best = min(losses)
+    return [i for i, loss in enumerate(losses) if loss <= best + margin]
 
 
 def member_kind(backend: Any) -> type | None:
@@ -40,7 +66,7 @@ def member_kind(backend: Any) -> type | None:
 
 def ensemble_size(backend: Any) -> int:
     """Number of estimators of ``backend`` (1 for a plain backend)."""
-    return len(backend.members) if isinstance(backend, EnsembleBackend) else 1
+    return backend.size if isinstance(backend, EnsembleBackend) else 1
 
 
 class ShuffledEnsemblePosterior(EnsemblePosterior):
@@ -94,14 +120,17 @@ class EnsembleBackend(InferenceBackend):
         super().__init__(prior, device, **options)
         self.member_class = member_class
         self.members = [member_class(prior, device, **options) for _ in range(int(size))]
+        self.size = int(size)
         self.seed = seed
+        #: The members the posterior mixes (all until training says otherwise).
+        self.kept = list(range(self.size))
         for flag in ("amortized", "multi_round", "discrete_features", "embeds_x", "samplers",
                      "description"):
             setattr(self, flag, getattr(member_class, flag, None))
         self.embedding_net = options.get("embedding_net")
 
     def __repr__(self) -> str:
-        return f"EnsembleBackend({self.member_class.__name__} x {len(self.members)})"
+        return f"EnsembleBackend({self.member_class.__name__} x {self.size})"
 
     # ------------------------------------------------------------------ the protocol
     def append_simulations(self, theta: Tensor, x: Tensor, proposal: Any = None) -> None:
@@ -110,15 +139,34 @@ class EnsembleBackend(InferenceBackend):
             member.append_simulations(theta, x, proposal)
 
     def train(self) -> None:
-        """Train every member, each from its own seed (torch's global RNG restored after)."""
+        """Train every member from its own seed; keep those whose validation loss is within
+        :data:`LOSS_MARGIN` of the best (a warning names the others)."""
         base = self.seed if self.seed is not None else int(torch.randint(2**31, ()).item())
         for i, member in enumerate(self.members):
             torch.manual_seed(base + i * SEED_STRIDE)
             member.train()
+        losses = [validation_loss(m) for m in self.members]
+        self.kept = kept_members(losses)
+        left_out = [i for i in range(self.size) if i not in self.kept]
+        if left_out:
+            shown = ", ".join(f"{i} ({losses[i]:.2f})" for i in left_out)
+            warnings.warn(
+                f"ensemble: left out member(s) {shown} whose validation loss is more than "
+                f"{LOSS_MARGIN:g} nats worse than the best ({min(losses):.2f}): their training "
+                f"stopped on a plateau; {len(self.kept)} of {self.size} members form the "
+                f"posterior",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+
+    @property
+    def validation_losses(self) -> list[float | None]:
+        """Each member's best validation loss (None where the backend reports none)."""
+        return [validation_loss(m) for m in self.members]
 
     def build_posterior(self, x_o: Tensor) -> Any:
         """The equal-weight mixture of the members' posteriors at ``x_o``."""
-        posteriors = [member.build_posterior(x_o) for member in self.members]
+        posteriors = [self.members[i].build_posterior(x_o) for i in self.kept]
         return ShuffledEnsemblePosterior(posteriors).set_default_x(x_o)
 
     def update_settings(
@@ -147,8 +195,8 @@ class EnsembleBackend(InferenceBackend):
     # ------------------------------------------------------------------ saving
     def config(self) -> dict[str, Any]:
         """The members' settings and the ensemble's size and seed."""
-        return {**self.members[0].config(), "ensemble": len(self.members),
-                "ensemble_seed": self.seed}
+        return {**self.members[0].config(), "ensemble": self.size,
+                "ensemble_seed": self.seed, "ensemble_kept": list(self.kept)}
 
     def state(self) -> dict[str, Tensor]:
         """Each member's tensors under ``'<index>.'``."""
@@ -157,10 +205,11 @@ class EnsembleBackend(InferenceBackend):
     def restore(
         self, state: dict[str, Tensor], rounds: Sequence[SavedRound], x_o: Tensor
     ) -> Any:
-        """Restore every member from its part of ``state``; the mixture at ``x_o``."""
+        """Restore every member from its part of ``state``; the mixture of the kept ones at
+        ``x_o``."""
         posteriors = []
         for i, member in enumerate(self.members):
             prefix = f"{i}."
             part = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
             posteriors.append(member.restore(part, rounds, x_o))
-        return ShuffledEnsemblePosterior(posteriors).set_default_x(x_o)
+        return ShuffledEnsemblePosterior([posteriors[i] for i in self.kept]).set_default_x(x_o)

@@ -228,7 +228,8 @@ def restore_backend(
         embedding_net, _ = learned_features(features, cls, len(x_o.reshape(-1)), None, None)
     config = {  # what config() saved, passed back to the constructor
         k: v for k, v in saved_backend.items()
-        if k not in ("name", "class", "device", "embedding_net", "ensemble", "ensemble_seed")
+        if k not in ("name", "class", "device", "embedding_net", "ensemble", "ensemble_seed",
+                     "ensemble_kept")
     }
     trained = _new_backend(
         cls, int(saved_backend.get("ensemble", 1)), space.prior(device), device,
@@ -243,6 +244,8 @@ def restore_backend(
                 r.from_prior,
             )
         )
+    if "ensemble_kept" in saved_backend:
+        trained.kept = [int(i) for i in saved_backend["ensemble_kept"]]
     x_o_t = x_to_torch(np.atleast_2d(x_o), history.x_scale)
     try:
         posterior = trained.restore(state, rounds, x_o_t)
