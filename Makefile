@@ -21,9 +21,12 @@ demo: $(STAMP)
 	$(PY) -m brian2modelfitting_sbi.demo --out out/demo
 
 # The default tier (a few minutes); the slow tier executes the notebooks and long tests.
+# Test files are spread over TEST_WORKERS processes (pytest-xdist; one torch thread each):
+# 2 for the 2-core machines this is measured on, TEST_WORKERS=0 runs in one process.
+TEST_WORKERS ?= 2
 test: $(STAMP)
 	$(PY) -m ruff check brian2modelfitting_sbi tests benchmarks
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 test-slow: $(STAMP)
 	$(PY) -m pytest -q -m slow
