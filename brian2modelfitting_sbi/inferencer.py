@@ -153,7 +153,7 @@ class Inferencer(StateProperties, ResultMethods, PersistenceMethods, WorkerMetho
             (``[lower, upper, 'log']`` or ``LogUniform(lower, upper)``: log-uniform), and the
             settings of the groups as keywords (``chunk_size``, ``n_jobs``, ``executor``,
             ``store``, ``standalone``, ``progress``, ``device``, ``threads``, ``invalid``,
-            ``fill_value``, ``estimator``, ``estimator_options``, ``embedding_net``); also
+            ``fill_value``, ``estimator``, ``estimator_options``, ``embedding_net``, ``ensemble``); also
             brian2modelfitting's ``infer`` options (``inference_method``,
             ``density_estimator_model``, ``inference_kwargs``, ``train_kwargs``,
             ``posterior_kwargs``, ``sbi_device``, ``theta``, ``x``), see
@@ -305,7 +305,9 @@ class Inferencer(StateProperties, ResultMethods, PersistenceMethods, WorkerMetho
             to do with simulations whose features are NaN/inf), ``fill_value`` (one value,
             one per feature, or ``'min'``/``'max'``/``'mean'``/``'median'``), ``estimator``
             (``'maf'``, ``'nsf'``, ``'mdn'``; ``'resnet'`` for SNRE), ``estimator_options``,
-            ``embedding_net`` (the feature provider's default when None).
+            ``embedding_net`` (the feature provider's default when None), ``ensemble`` (k
+            networks trained with k seeds on the same simulations, their posteriors mixed:
+            :mod:`~brian2modelfitting_sbi.backends.ensemble`).
 
         Returns
         -------

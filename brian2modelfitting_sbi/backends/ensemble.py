@@ -32,7 +32,10 @@ from torch import Tensor
 
 from .base import InferenceBackend, SavedRound
 
-__all__ = ["EnsembleBackend", "ShuffledEnsemblePosterior", "member_kind"]
+__all__ = [
+    "LOSS_MARGIN", "EnsembleBackend", "ShuffledEnsemblePosterior", "ensemble_size", "kept_members",
+    "member_kind", "validation_loss",
+]
 
 #: Seed offset between members (member i trains with ``seed + i * SEED_STRIDE``).
 SEED_STRIDE = 7919
