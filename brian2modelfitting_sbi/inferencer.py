@@ -153,8 +153,8 @@ class Inferencer(StateProperties, ResultMethods, PersistenceMethods, WorkerMetho
             (``[lower, upper, 'log']`` or ``LogUniform(lower, upper)``: log-uniform), and the
             settings of the groups as keywords (``chunk_size``, ``n_jobs``, ``executor``,
             ``store``, ``standalone``, ``progress``, ``device``, ``threads``, ``invalid``,
-            ``fill_value``, ``estimator``, ``estimator_options``, ``embedding_net``, ``ensemble``); also
-            brian2modelfitting's ``infer`` options (``inference_method``,
+            ``fill_value``, ``estimator``, ``estimator_options``, ``embedding_net``,
+            ``ensemble``); also brian2modelfitting's ``infer`` options (``inference_method``,
             ``density_estimator_model``, ``inference_kwargs``, ``train_kwargs``,
             ``posterior_kwargs``, ``sbi_device``, ``theta``, ``x``), see
             :func:`~brian2modelfitting_sbi.upstream.fitting.infer`. Without ``n_samples``, a
