@@ -77,3 +77,16 @@ def test_members_stuck_on_a_plateau_are_left_out():
     inf = trained_ensemble()
     assert inf.backend.kept == kept_members(inf.backend.validation_losses)
     assert 1 <= len(inf.backend.kept) <= 3
+
+
+def test_batched_draws_mix_the_members():
+    inf = trained_ensemble()
+    xs = inf.x_to_torch(np.repeat(np.atleast_2d(inf.x_o), 2, axis=0))
+    torch.manual_seed(0)
+    draws = inf.posterior.sample_batched((300,), x=xs, show_progress_bars=False)
+    assert draws.shape == (300, 2, 2)
+    members = [inf.backend.members[i].build_posterior(xs[:1]) for i in inf.backend.kept]
+    if len(members) > 1:
+        # the first third of the draws is not one member's block: its spread is the mixture's
+        first = draws[:100, 0].std(0)
+        assert torch.all(first > 0.5 * draws[:, 0].std(0))

@@ -133,7 +133,8 @@ def draw_batched(
     SNLE/SNRE use batched MCMC (``sampler='mcmc'``) or :func:`draw_sir` (``'sir'``).
     """
     if getattr(backend, "amortized", False):  # SNPE's flow, FMPE's ODE, NPSE's SDE
-        pool = POOL if type(backend).__name__ == "SNPEBackend" else VECTOR_FIELD_POOL
+        kind = getattr(backend, "member_class", type(backend))  # an ensemble's members
+        pool = POOL if kind.__name__ == "SNPEBackend" else VECTOR_FIELD_POOL
         name = backend.last_sampling.get("sample_with") or "direct"
         return _direct_in_box(posterior, xs, n, pool), f"{name} ({pool}x pool, kept in the box)"
     if sampler == "sir":

@@ -168,7 +168,7 @@ def run(args: argparse.Namespace) -> list[HHRow]:
         print(f"{n} simulations: {cpu:.0f} s CPU, {wall:.0f} s wall", flush=True)
         for backend in args.backends:
             start = time.process_time()
-            inf.train(backend, seed=1, training=args.training,
+            inf.train(backend, seed=args.seed, training=args.training, ensemble=args.ensemble,
                       **({"estimator": args.estimator} if args.estimator else {}))
             inf.build_posterior()
             train = time.process_time() - start
@@ -200,6 +200,8 @@ def main(argv: list[str] | None = None) -> list[HHRow]:
                         help='training settings as JSON, e.g. \'{"stop_after_epochs": 30}\'')
     parser.add_argument("--estimator", default=None, help="density estimator ('maf', 'nsf')")
     parser.add_argument("--label", default="", help="added to the backend column")
+    parser.add_argument("--seed", type=int, default=1, help="training seed")
+    parser.add_argument("--ensemble", type=int, default=1, help="estimators (ensemble=k)")
     parser.add_argument("--json", type=Path, help="also write the rows as JSON")
     parser.add_argument("--from-json", type=Path, nargs="+", help="tables of earlier runs")
     parser.add_argument("--write-docs", action="store_true", help="update docs/benchmarks.rst")

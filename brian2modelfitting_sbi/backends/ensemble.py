@@ -77,7 +77,8 @@ class ShuffledEnsemblePosterior(EnsemblePosterior):
 
     sbi returns the draws of an ensemble grouped by member; code that takes the first ``n``
     draws (predictive checks, trust reports) must see a sample of the mixture, so the draws
-    are permuted (with torch's generator, so a seed still fixes them). ``map`` takes (and
+    are permuted (with torch's generator, so a seed still fixes them), in ``sample_batched``
+    along the draws of each observation. ``map`` takes (and
     ignores) ``force_update`` like the members' posteriors. Everything else is sbi's.
     """
 
@@ -86,6 +87,13 @@ class ShuffledEnsemblePosterior(EnsemblePosterior):
     ) -> Tensor:
         draws = super().sample(sample_shape, x=x, **kwargs)
         flat = draws.reshape(-1, draws.shape[-1])
+        return flat[torch.randperm(len(flat))].reshape(draws.shape)
+
+    def sample_batched(  # noqa: D102
+        self, sample_shape: Any, x: Tensor, **kwargs: Any
+    ) -> Tensor:
+        draws = super().sample_batched(sample_shape, x=x, **kwargs)  # (n, batch, d)
+        flat = draws.reshape(-1, *draws.shape[-2:])
         return flat[torch.randperm(len(flat))].reshape(draws.shape)
 
     def map(self, x: Tensor | None = None, *, force_update: bool = False,  # noqa: D102
@@ -189,6 +197,11 @@ class EnsembleBackend(InferenceBackend):
     def last_training(self) -> dict[str, Any]:
         """The training settings of the last member."""
         return getattr(self.members[-1], "last_training", {})
+
+    @property
+    def last_sampling(self) -> dict[str, Any]:
+        """The posterior settings of the last member."""
+        return getattr(self.members[-1], "last_sampling", {})
 
     @property
     def num_simulations(self) -> int | None:
