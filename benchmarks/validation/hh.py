@@ -9,6 +9,10 @@
     dt = 0.01 ms, ``v`` starting at -65 mV. Measurement noise (:data:`HH4_RECORDING_NOISE`,
     Gaussian, independent per sample) is added to every simulated trace before the features
     are computed, as a recording has it.
+``hh4n``
+    ``hh4`` with the package's measurement-noise model instead: the simulations get white
+    noise of ``v`` at a fifth unknown level ``sigma_v`` (``measurement_noise={'v':
+    'sigma_v'}``, uniform prior 0.2-2 mV), the observation 1 mV of it.
 ``hh8``
     The model of Gonçalves et al. 2020 (eLife 9:e56261, after Pospischil et al. 2008): HH with
     an M-current and membrane noise, eight unknowns ``gNa``, ``gK``, ``gleak``, ``gM``,
@@ -68,8 +72,13 @@ HH4_DT = 0.01 * ms
 HH4_STEPS, HH4_ON, HH4_OFF = 1497, 499, 998
 HH4_AMPLITUDES = (10.0, 2.0, 50.0, 0.2)  # nA, rows 0, 1, 3, 4 of input_traces_hh.csv
 #: Standard deviation of the recording noise added to simulated hh4 traces (volts); 0 turns
-#: it off. (The measurement-noise option of the Inferencer, once merged, can replace this.)
+#: it off. (``hh4n`` uses the Inferencer's measurement-noise model instead, with the level
+#: inferred.)
 HH4_RECORDING_NOISE = 1e-3
+#: ``hh4n``: the noise level is a fifth unknown, ``sigma_v`` (white measurement noise of
+#: ``v`` added by ``measurement_noise={'v': 'sigma_v'}`` before the features).
+HH4N_NOISE_BOUNDS = [0.2 * mV, 2 * mV]
+HH4N_NOISE_TRUTH = 1 * mV
 HH4_INIT = {"v": -65 * mV, "m": 0.05, "h": 0.6, "n": 0.32}
 
 # ---------------------------------------------------------------------- hh8
@@ -192,6 +201,11 @@ def arguments(name: str) -> dict:
             "param_init": HH4_INIT, "namespace": HH4_NAMESPACE, "method": "exponential_euler",
             "features": GoncalvesFeatures(HH4_ON, HH4_OFF, HH4_RECORDING_NOISE),
         }
+    if name == "hh4n":
+        args = arguments("hh4")
+        args["features"] = GoncalvesFeatures(HH4_ON, HH4_OFF, 0.0)
+        args["measurement_noise"] = {"v": "sigma_v"}
+        return args
     if name == "hh8":
         return {
             "model": HH8_EQUATIONS, "input_var": "I",
@@ -200,7 +214,7 @@ def arguments(name: str) -> dict:
             "method": "euler",  # Euler-Maruyama: exponential Euler takes no noise term
             "features": GoncalvesFeatures(HH8_ON, HH8_OFF, 0.0),
         }
-    raise ValueError(f"problem: expected 'hh4' or 'hh8', got {name!r}")
+    raise ValueError(f"problem: expected 'hh4', 'hh4n' or 'hh8', got {name!r}")
 
 
 def make_inferencer(name: str, target: str | None = "numpy", seed: int = 0) -> Inferencer:
@@ -208,17 +222,25 @@ def make_inferencer(name: str, target: str | None = "numpy", seed: int = 0) -> I
     add the recording noise)."""
     args = arguments(name)
     features = args.pop("features")
-    truth = PROBLEMS[name].truth
+    measurement = args.pop("measurement_noise", None)
+    truth = dict(PROBLEMS[name].truth)
+    level = truth.pop("sigma_v", None)
     placeholder = np.full(np.shape(args["input"]), -65.0) * mV
     problem = Problem.from_arguments(output_var="v", output=placeholder, **args)
     names = sorted(truth)
     sim = ChunkSimulator(problem, names, 1, Recording(("v",)), target)
     v = sim.run(np.array([[float(truth[n]) for n in names]]), seed=seed).traces["v"][0]
+    if level is not None:  # the recording's own measurement noise
+        v = v + np.random.default_rng(seed + 1).normal(0.0, float(level), v.shape)
+    if measurement is not None:
+        args["measurement_noise"] = measurement
     return Inferencer(output_var="v", output=Quantity(v, dim=volt.dim), features=features,
                       target=target, **args)
 
 
 PROBLEMS = {
     "hh4": HHProblem("hh4", HH4_BOUNDS, HH4_TRUTH),
+    "hh4n": HHProblem("hh4n", {**HH4_BOUNDS, "sigma_v": HH4N_NOISE_BOUNDS},
+                      {**HH4_TRUTH, "sigma_v": HH4N_NOISE_TRUTH}),
     "hh8": HHProblem("hh8", HH8_BOUNDS, HH8_TRUTH),
 }
