@@ -22,7 +22,6 @@ import sys
 import time
 import warnings
 
-import numpy as np
 import torch
 
 from brian2modelfitting_sbi import Inferencer
