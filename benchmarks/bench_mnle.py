@@ -259,7 +259,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
                           if args.score == "grid" else
                           score(inf, theta_test, x_test, args.draws))
                 row = {"problem": args.problem, "n": n, "backend": backend, "seed": seed,
-                       "train_s": train_s, "log_score": float("nan"), **scores}
+                       "options": options, "train_s": train_s, "log_score": float("nan"),
+                       **scores}
                 rows.append(row)
                 print(f"{n:<7d} {backend:8s} {seed:<4d}  {train_s:7.1f}  {row['error']:.3f}"
                       f"   {row['sd']:.3f}   {row['coverage']:.2f}      "
