@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 import warnings
 from dataclasses import dataclass
@@ -276,7 +277,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
                       f"      {s['log_score']:+.2f}")
     if args.json:
         with open(args.json, "w") as fh:
-            json.dump({"argv": argv, "problem": args.problem, "rows": rows}, fh, indent=1)
+            command = sys.argv[1:] if argv is None else argv
+            json.dump({"argv": command, "problem": args.problem, "rows": rows}, fh, indent=1)
     return rows
 
 
