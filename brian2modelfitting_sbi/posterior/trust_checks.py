@@ -104,9 +104,18 @@ def observation_check(
                       detail, {"outliers": found})
 
 
+def samples_estimator(estimate: Any) -> bool:
+    """Whether ``estimate`` draws from a posterior estimator that may leak out of the prior
+    box: a direct (SNPE) or a vector-field (FMPE, NPSE) posterior."""
+    from sbi.inference import VectorFieldPosterior
+
+    return is_direct(estimate) or isinstance(estimate, VectorFieldPosterior)
+
+
 def prior_mass(estimate: Any, n: int = 2000, seed: int = 0) -> float | None:
-    """Fraction of a direct posterior's raw draws inside the prior box (None if not direct)."""
-    if not is_direct(estimate):
+    """Fraction of a posterior estimator's raw draws inside the prior box (None for the
+    likelihood and ratio estimators, whose samplers stay in the box)."""
+    if not samples_estimator(estimate):
         return None
     from sbi.utils import within_support
 
