@@ -1,0 +1,1 @@
+"python -m benchmarks.validation --problem hh4n --sizes 2000 10000 --n-tests 200 --json /tmp/lead/res/hh4n.json"

@@ -1,0 +1,1 @@
+"python -m benchmarks.validation --problem hh8 --sizes 10000 --n-tests 200 --estimator nsf --ensemble 3 --label (nsf, ensemble 3) --json /tmp/lead/res/hh8_nsf_e3.json"

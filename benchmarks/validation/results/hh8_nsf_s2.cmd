@@ -1,0 +1,1 @@
+"python -m benchmarks.validation --problem hh8 --sizes 10000 --n-tests 200 --estimator nsf --seed 2 --label (nsf, seed 2) --json /tmp/lead/res/hh8_nsf_s2.json"

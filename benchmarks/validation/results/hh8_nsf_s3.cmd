@@ -1,0 +1,1 @@
+"python -m benchmarks.validation --problem hh8 --sizes 10000 --n-tests 200 --estimator nsf --seed 3 --label (nsf, seed 3) --json /tmp/lead/res/hh8_nsf_s3.json"
