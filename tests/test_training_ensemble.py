@@ -90,3 +90,11 @@ def test_batched_draws_mix_the_members():
         # the first third of the draws is not one member's block: its spread is the mixture's
         first = draws[:100, 0].std(0)
         assert torch.all(first > 0.5 * draws[:, 0].std(0))
+
+
+def test_the_trust_report_trains_a_second_ensemble_for_agreement():
+    inf = trained_ensemble()
+    report = inf.trust_report(n_predictive=20, n_local=10, n_local_draws=50, n_draws=100,
+                              verbose=False)
+    assert report["estimator agreement"].verdict in ("pass", "warn", "fail")
+    assert report["estimator agreement"].value is not None

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from ..backends.ensemble import member_kind
 from ..errors import NotAmortizedError
 from ..posterior import Posterior, TrainedEstimator, posteriors_from_features
 from ..posterior.conditioning import amortization_status
@@ -58,7 +59,7 @@ def second_training(inferencer: Any, training: TrainingOptions | None, seed: int
         history = history.add(r)
     sampling = SamplingOptions(settings=config.get("sampling") or None)
     trained, _ = train_backend(
-        type(backend), None, 0, history, inferencer.space, inferencer.features,
+        member_kind(backend), None, 0, history, inferencer.space, inferencer.features,
         inferencer.feature_names, options=training, sampling=sampling, seed=seed,
     )
     return trained
