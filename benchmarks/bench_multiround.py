@@ -83,6 +83,8 @@ def _two_rounds(inf, n: int, mode: str, variant: str, seed: int, first=None, **t
             proposal = inf.rounds[-1].proposal
             row["acceptance"] = getattr(proposal, "acceptance", None)
         t0 = time.perf_counter()
+        if r == 2:  # the round-1 backend continues: give it round 2's settings
+            inf.backend.update_settings(training=_training(mode, variant, True))
         inf.train("snpe", seed=seed + r, training=_training(mode, variant, r == 2), **train)
         inf.build_posterior()
         row[f"train_{r}_s"] = time.perf_counter() - t0

@@ -9,8 +9,8 @@ from sbi.utils import BoxUniform, RestrictedPrior
 from workflow_support import LEARNING, bounds, new_inferencer, run, window_features
 
 from brian2modelfitting_sbi import Inferencer
-from brian2modelfitting_sbi.backends._truncation import TruncatedPrior
 from brian2modelfitting_sbi.backends.snpe import SNPEBackend
+from brian2modelfitting_sbi.backends.truncation import TruncatedPrior
 from brian2modelfitting_sbi.errors import CapabilityError
 
 

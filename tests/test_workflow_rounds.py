@@ -14,7 +14,7 @@ from workflow_support import (
     two_round,
 )
 
-from brian2modelfitting_sbi.backends._truncation import TruncatedPrior
+from brian2modelfitting_sbi.backends.truncation import TruncatedPrior
 
 
 def spread(inf, seed: int = 0) -> float:

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from ._sbi import SbiBackend
-from ._truncation import DEFAULT_QUANTILE, TruncatedPrior
+from .truncation import DEFAULT_QUANTILE, TruncatedPrior
 
 #: How later rounds are drawn and trained (``training={'multi_round': ...}``):
 #: ``'truncated'``: TSNPE, the prior truncated to the posterior's highest-density region,
@@ -77,8 +77,12 @@ class SNPEBackend(SbiBackend):
         return self.mode_of(self.training)
 
     def proposal(self, posterior: Any) -> Any:
-        """What the next round draws from: a :class:`TruncatedPrior` of ``posterior`` in
-        the truncated mode, else the posterior itself."""
+        """What the next round draws from.
+
+        In the truncated mode, a
+        :class:`~brian2modelfitting_sbi.backends.truncation.TruncatedPrior` of ``posterior``;
+        otherwise the posterior itself.
+        """
         if self.multi_round != "truncated":
             return posterior
         quantile = self.training.get("truncation_quantile", DEFAULT_QUANTILE)
