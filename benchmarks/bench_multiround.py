@@ -7,6 +7,7 @@ Usage::
     OMP_NUM_THREADS=1 python benchmarks/bench_multiround.py passive [--n 1000]
         [--observations 3]
     OMP_NUM_THREADS=1 python benchmarks/bench_multiround.py hh4 [--n 1000] [--tests 20]
+        [--first 0]
 
 Every run is two rounds of ``--n`` simulations with ``training={'multi_round': mode}``
 (``--variant scratch``: round 2 retrains from scratch, ``patience5``: round 2 stops after 5
@@ -115,29 +116,10 @@ def upstream(args) -> list[dict]:
         inf.set_bounds(restart=True)
         row = _two_rounds(inf, args.n, mode, args.variant, 1, first=(theta, x), estimator="mdn")
         row["simulate_1_s"] = simulate_1
-        row.update(_trace_quality(inf, w))
+        row.update(w.trace_quality(inf))
         _print(row, TIMES + ["rms_mean_mV", "rms_draws_mV", "spikes_mean", "spikes_data"])
         rows.append(row)
     return rows
-
-
-def _trace_quality(inf, w) -> dict:
-    from brian2 import mV
-
-    _, out = w.load(w._data_dir(None))  # the recording, mV
-    samples = inf.sample_array(1000, seed=0)
-    mean = inf.space.to_quantities(samples.mean(axis=0))
-    at_mean = np.asarray(inf.predictive_traces(params=mean, seed=0)["v"] / mV)[0]
-    draws = np.asarray(inf.predictive_traces(n_draws=20, seed=0)["v"] / mV)
-    rms = lambda v: float(np.sqrt(np.mean((v - out) ** 2)))  # noqa: E731
-    spikes = lambda v: int(sum(w.spike_count(trace / 1000) for trace in v))  # noqa: E731
-    return {
-        "rms_mean_mV": rms(at_mean),
-        "rms_draws_mV": float(np.median([rms(v) for v in draws])),
-        "spikes_mean": spikes(at_mean),
-        "spikes_data": spikes(out),
-        "posterior_mean": {k: float(v) for k, v in mean.items()},
-    }
 
 
 # ---------------------------------------------------------------------- passive membrane
@@ -196,9 +178,11 @@ def hh4(args) -> list[dict]:
     lower = np.array([float(hh.HH4_BOUNDS[k][0]) for k in names])
     upper = np.array([float(hh.HH4_BOUNDS[k][1]) for k in names])
     rng = np.random.default_rng(12345)
-    truths = lower + (upper - lower) * rng.random((args.tests, len(names)))
+    truths = lower + (upper - lower) * rng.random((args.first + args.tests, len(names)))
     rows = []
     for k, truth in enumerate(truths):
+        if k < args.first:
+            continue
         for mode in args.modes:
             inf = _hh4_inferencer(truth, seed=k)
             inf.set_bounds(**hh.HH4_BOUNDS)
@@ -237,6 +221,7 @@ def main() -> None:
     parser.add_argument("--variant", default="warm", choices=sorted(VARIANTS))
     parser.add_argument("--observations", type=int, default=3)
     parser.add_argument("--tests", type=int, default=20)
+    parser.add_argument("--first", type=int, default=0, help="hh4: skip the first tests")
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
     args.n = args.n or {"upstream": 2000, "passive": 1000, "hh4": 1000}[args.workload]
