@@ -129,6 +129,31 @@ def make_inferencer(target: str = "cython", data: str | None = None) -> Inferenc
     return inf
 
 
+def trace_quality(inf: Inferencer) -> dict:
+    """How well the posterior reproduces the recording: RMS difference (mV) between the
+    recorded traces and the traces simulated at the posterior mean and at 20 posterior draws
+    (median), and the spikes they fire (all four traces) against the recording's."""
+    _, out = load(_data_dir(None))  # mV
+    samples = inf.sample_array(1000, seed=0)
+    mean = inf.space.to_quantities(samples.mean(axis=0))
+    at_mean = np.asarray(inf.predictive_traces(params=mean, seed=0)["v"] / mV)[0]
+    draws = np.asarray(inf.predictive_traces(n_draws=20, seed=0)["v"] / mV)
+
+    def rms(v: np.ndarray) -> float:
+        return float(np.sqrt(np.mean((v - out) ** 2)))
+
+    def spikes(v: np.ndarray) -> int:
+        return int(sum(spike_count(trace / 1000) for trace in v))
+
+    return {
+        "rms_mean_mV": rms(at_mean),
+        "rms_draws_mV": float(np.median([rms(v) for v in draws])),
+        "spikes_mean": spikes(at_mean),
+        "spikes_data": spikes(out),
+        "posterior_mean": {k: float(v) for k, v in mean.items()},
+    }
+
+
 def rss_mb(who: int) -> float:
     return resource.getrusage(who).ru_maxrss / 1024
 
@@ -185,6 +210,9 @@ def main() -> None:
         "peak_rss_workers_mb": rss_mb(resource.RUSAGE_CHILDREN), "n_jobs": args.n_jobs,
         "load_avg": os.getloadavg(),
     }
+    with inf:  # not timed: simulations at posterior draws
+        figures["quality"] = trace_quality(inf)
+    print(f"quality (not timed): {figures['quality']}")
     print(f"sampling 10,000: {sampling:.1f} s; total {total:.1f} s; peak RSS "
           f"{figures['peak_rss_mb']:.0f} MB "
           f"(largest child process {figures['peak_rss_workers_mb']:.0f} MB)")

@@ -19,7 +19,7 @@ from .backends import get_backend
 from .errors import check_count, check_seed, renamed, require_fitted
 from .features import as_provider
 from .features.base import observed_features
-from .inference.fit import backend_kind, check_capabilities, train_backend
+from .inference.fit import backend_kind, check_capabilities, next_proposal, train_backend
 from .inference.options import SamplingOptions, SimulationOptions, TrainingOptions, split_keywords
 from .inference.persistence import PersistenceMethods
 from .inference.results import ResultMethods
@@ -248,7 +248,7 @@ class Inferencer(StateProperties, ResultMethods, PersistenceMethods, WorkerMetho
         sim, _, _, bounds = split_keywords(options, simulation)
         if bounds or self._space is None:
             self.set_bounds(**bounds)
-        proposal = self.posterior
+        proposal = next_proposal(self._backend, self.posterior)
         warn_noise_free(self.problem, self.measurement)
         theta, x = simulate_round(
             self.problem, self.features, self._space, n_simulations=n, proposal=proposal,

@@ -87,7 +87,9 @@ def test_loaded_with_features_continues_inference(tmp_path):
     # the saved round and the new one are both in the trainer: the new one with its proposal
     appended = loaded.backend.appended_rounds
     assert [n for n, _ in appended] == [300, 50]
-    assert appended[0][1] is None and appended[1][1] is before
+    assert appended[0][1] is None
+    assert appended[1][1]._accept_reject_fn == loaded.rounds[1].proposal.accepts
+    assert loaded.rounds[1].proposal.posterior is before  # truncated to its region
 
 
 def test_load_refuses_other_features(tmp_path):

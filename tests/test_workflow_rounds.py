@@ -14,6 +14,8 @@ from workflow_support import (
     two_round,
 )
 
+from brian2modelfitting_sbi.backends.truncation import TruncatedPrior
+
 
 def spread(inf, seed: int = 0) -> float:
     """Mean posterior std relative to the prior width (1/sqrt(12) ~ 0.29 for the prior)."""
@@ -39,11 +41,13 @@ def test_second_round_is_narrower(backend):
 def test_snpe_second_round_uses_the_proposal():
     inf = new_inferencer()
     run(inf, "snpe", 200, seed=5, n_rounds=2)
-    # NPE_C corrects the second round with its atomic loss: the proposal is passed on
+    # by default round 2 is drawn from the prior truncated to the round-1 posterior's
+    # high-density region, which sbi trains on as first-round data (a RestrictedPrior)
     appended = inf.backend.appended_rounds
     assert [n for n, _ in appended] == [200, 200]
     assert appended[0][1] is None
-    assert appended[1][1] is inf.proposals[1] is inf.rounds[1].proposal
+    assert isinstance(inf.rounds[1].proposal, TruncatedPrior)
+    assert appended[1][1]._accept_reject_fn == inf.rounds[1].proposal.accepts
     truth = np.array([200e-12, 10e-9])  # C, gL (sorted names)
     mean = inf.sample_array(300, seed=0).mean(axis=0)
     assert np.all(np.abs(mean - truth) / inf.space.width < 0.1)
@@ -65,7 +69,7 @@ def test_infer_again_continues_and_restart_starts_over():
     inf.infer(100, backend="snpe", seed=1, progress=False)
     assert len(inf.rounds) == 2 and inf.theta.shape == (200, 2)
     assert inf.backend is first_backend and inf.posterior is not first_posterior
-    assert inf.proposals[1] is first_posterior
+    assert inf.proposals[1].posterior is first_posterior  # truncated to its high-density region
     # the second round's seed differs from the first's: other draws
     assert not np.allclose(inf.theta[:100], inf.theta[100:])
     # restart=True without bounds keeps the box and forgets the rounds

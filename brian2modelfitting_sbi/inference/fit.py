@@ -31,7 +31,8 @@ from .options import SamplingOptions, TrainingOptions
 from .rounds import SAVED_POSTERIOR, History, Round
 
 __all__ = [
-    "backend_kind", "check_capabilities", "restore_backend", "saved_history", "train_backend",
+    "backend_kind", "check_capabilities", "next_proposal", "restore_backend", "saved_history",
+    "train_backend",
 ]
 
 
@@ -53,6 +54,14 @@ def check_capabilities(
     check_backend_features(features, cls, x_dim, fit.embedding_net)
     check_discrete(cls, features, x_dim, fit.discrete_columns)
     check_rounds(cls, sequential)
+    check_training = getattr(cls, "check_training", None)
+    if check_training is not None:
+        check_training(fit.settings)
+    elif "multi_round" in (fit.settings or {}):
+        raise CapabilityError(
+            f"training['multi_round']: only the snpe backend has multi-round modes, not "
+            f"{getattr(cls, '__name__', type(cls).__name__)}; leave it out"
+        )
     samplers = set(getattr(cls, "samplers", ()) or ())
     if getattr(cls, "sampling_defaults", "direct") == "auto":
         samplers.add("auto")
@@ -74,6 +83,16 @@ def check_rounds(cls: Any, sequential: bool) -> None:
             f"(multi_round=False); use backend='snpe' (or 'snle', 'snre') for multi-round "
             f"inference, or n_rounds=1 (and restart=True to start over)"
         )
+
+
+def next_proposal(backend: Any, posterior: Any) -> Any:
+    """What the next round draws from: the prior (None) before any posterior, else what the
+    backend makes of its posterior (SNPE: a truncated prior, see
+    :class:`~brian2modelfitting_sbi.backends.snpe.SNPEBackend`), else the posterior."""
+    make = getattr(backend, "proposal", None)
+    if posterior is None or make is None:
+        return posterior
+    return make(posterior)
 
 
 def saved_history(
