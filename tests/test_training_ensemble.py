@@ -98,3 +98,13 @@ def test_the_trust_report_trains_a_second_ensemble_for_agreement():
                               verbose=False)
     assert report["estimator agreement"].verdict in ("pass", "warn", "fail")
     assert report["estimator agreement"].value is not None
+
+
+@pytest.mark.slow
+def test_an_ensemble_runs_two_truncated_rounds():
+    from brian2modelfitting_sbi.backends.truncation import TruncatedPrior
+
+    inf = new_inferencer()
+    run(inf, "snpe", 200, seed=5, ensemble=2, n_rounds=2)
+    assert isinstance(inf.rounds[1].proposal, TruncatedPrior)
+    assert inf.sample_array(100, seed=0).shape == (100, 2)

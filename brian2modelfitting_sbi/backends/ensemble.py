@@ -175,6 +175,12 @@ class EnsembleBackend(InferenceBackend):
         """Each member's best validation loss (None where the backend reports none)."""
         return [validation_loss(m) for m in self.members]
 
+    def proposal(self, posterior: Any) -> Any:
+        """What the next round draws from: what the members' kind makes of the mixture
+        posterior (SNPE: its truncated prior), else the mixture itself."""
+        make = getattr(self.members[0], "proposal", None)
+        return posterior if make is None else make(posterior)
+
     def build_posterior(self, x_o: Tensor) -> Any:
         """The equal-weight mixture of the members' posteriors at ``x_o``."""
         posteriors = [self.members[i].build_posterior(x_o) for i in self.kept]
