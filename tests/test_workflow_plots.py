@@ -136,3 +136,10 @@ def test_correlation_plot_is_readable():
     assert [t.get_text() for t in weak.axes[0].texts] == ["n/a", "0.10"]
     with pytest.raises(ProblemError, match="matrix"):
         correlation_plot(inf.space, np.eye(3))
+
+
+def test_inferencer_pairplot_takes_the_zoom_options():
+    inf = trained_snpe()
+    fig = inf.pairplot(n_draws=200, points=truth(), point_labels=["truth"], zoom=True)
+    assert visible(fig)[0].get_title() == "prior [50, 400] pF"
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["truth"]
