@@ -153,3 +153,23 @@ def test_bad_budgets_are_refused():
         TrustBudget(n_predictive=1)
     with pytest.raises(ProblemError, match="agreement"):
         TrustBudget(agreement="yes")
+
+
+def test_the_predictive_simulations_carry_the_measurement_noise(monkeypatch):
+    """Simulations at posterior draws get the training simulations' measurement noise."""
+    import brian2modelfitting_sbi.inference.trust as trust_module
+
+    seen = []
+    original = trust_module.simulate_round
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs.get("measurement"))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(trust_module, "simulate_round", spy)
+    inf = Inferencer(**fitter_args(passive_args()), features=window_features(),
+                     measurement_noise={"v": 1 * mV})
+    inf.infer(200, backend="snpe", progress=False, training=CONVERGING,
+              estimator_options=dict(FAST_ESTIMATOR), seed=3, **bounds())
+    inf.trust_report(agreement=False, verbose=False, **SMALL)
+    assert seen and all(m is inf.measurement for m in seen) and inf.measurement is not None

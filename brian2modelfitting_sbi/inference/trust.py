@@ -95,6 +95,7 @@ def run_trust_report(
             inferencer.problem, inferencer.features, space, n_simulations=n,
             proposal=posterior.estimate, proposal_label=label, round_index=TRUST_ROUND,
             x_o=inferencer.x_o, seed=at, target=inferencer.target, options=simulation,
+            measurement=inferencer.measurement,  # as the training simulations
         )
 
     def condition(x: np.ndarray, n_draws: int, at: int) -> np.ndarray:
