@@ -72,6 +72,8 @@ assert len(results) == 9
 assert all(inf.problem.has_spikes for inf in inferencers.values())
 assert len(spikes) == 5 and all(len(train) > 0 for train in spikes)
 assert calibration.summary
+assert list(sbc.index) == names and {"KS p", "90% coverage", "reading"} <= set(sbc.columns)
+assert sbc["90% coverage"].between(0, 1).all()
 """,
     "05_scaling_out": """
 assert np.array_equal(x_pool, x_serial) and np.array_equal(x_dask, x_serial)
