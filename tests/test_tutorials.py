@@ -63,7 +63,8 @@ assert ladder["time [s]"].gt(0).all() and len(inferencers) == 7
 assert len(final.rounds) == 1 and len(inferencers["2 rounds of 3,000, NSF"].rounds) == 2
 assert final.measurement is not None and failed.measurement is None
 assert failed_report.verdict in {"trustworthy", "doubtful", "do not trust"}
-assert list(final_table.index) == final.space.names and final_table["5%"].lt(final_table["95%"]).all()
+assert list(final_table.index) == final.space.names
+assert final_table["5%"].lt(final_table["95%"]).all()
 assert list(spike_table.index) == steps and spike_table["recorded spikes"].gt(0).all()
 """,
     "04_spikes": """
