@@ -42,21 +42,30 @@ assert {"truth", "MAP", "truth in 90% interval"} <= set(table.columns)
 assert set(inferencer.best_params) == {"g_kd", "g_na"}
 """,
     "02_fitter_vs_inferencer": """
-from brian2modelfitting_sbi.compare import FITTER_ROW
-assert list(table.index) == [FITTER_ROW, "Inferencer + SNPE, 1 round (MAP)",
-                             "Inferencer + SNPE, 2 rounds (MAP)"], list(table.index)
+methods = ["TraceFitter + DE", "TraceFitter + DE + refine()",
+           "Inferencer + SNPE, 1 round (MAP)", "Inferencer + SNPE, 2 rounds (MAP)"]
+assert list(table.index) == methods, list(table.index)
+assert per_seed.shape[0] == 4 * len(seeds) == 12
 for name in ("g_na", "g_kd"):
-    assert {f"{name} [uS]", f"{name} error [%]", f"{name} 90% interval"} <= set(table.columns)
-assert {"trace MSE [mV^2]", "wall time [s]", "simulations"} <= set(table.columns)
-assert (table["simulations"] == n_simulations).all(), table["simulations"]
-assert (table["trace MSE [mV^2]"] > 0).all() and (table["wall time [s]"] > 0).all()
-assert table.loc[FITTER_ROW, "g_na 90% interval"] == "n/a"
+    assert {f"{name} [uS]", f"{name} error [%]", f"{name} 90% interval"} <= set(per_seed.columns)
+assert {"trace MSE [mV^2]", "wall time [s]", "simulations"} <= set(per_seed.columns)
+assert (per_seed.loc["TraceFitter + DE", "simulations"] == n_simulations).all()
+assert (per_seed.loc["Inferencer + SNPE, 1 round (MAP)", "simulations"] == n_simulations).all()
+assert (per_seed["trace MSE [mV^2]"] > 0).all() and (per_seed["wall time [s]"] > 0).all()
+assert (per_seed.loc["TraceFitter + DE", "g_na 90% interval"] == "n/a").all()
+assert table.loc["TraceFitter + DE", "truth in 90% interval"] == "n/a"
 """,
     "03_four_parameters": """
-assert len(results) == 12 and set(results.index.get_level_values(0)) == set(choices)
-assert all(len(inf.rounds) == 2 for inf in inferencers.values())
-assert sorted(inferencers[best].space.names) == ["Cm", "g_kd", "g_na", "gl"]
-assert list(spread.columns) == ["round 1", "round 2"]
+assert sorted(final.space.names) == ["Cm", "g_kd", "g_na", "gl"]
+assert list(ladder.index) == ["quickstart recipe", *remedies], list(ladder.index)
+assert {f"{name} in 90%" for name in truth} <= set(ladder.columns)
+assert ladder["time [s]"].gt(0).all() and len(inferencers) == 7
+assert len(final.rounds) == 1 and len(inferencers["2 rounds of 3,000, NSF"].rounds) == 2
+assert final.measurement is not None and failed.measurement is None
+assert failed_report.verdict in {"trustworthy", "doubtful", "do not trust"}
+assert list(final_table.index) == final.space.names
+assert final_table["5%"].lt(final_table["95%"]).all()
+assert list(spike_table.index) == steps and spike_table["recorded spikes"].gt(0).all()
 """,
     "04_spikes": """
 assert set(inferencers) == {"GammaFactor", "EphysFeatures", "both"}
@@ -64,6 +73,8 @@ assert len(results) == 9
 assert all(inf.problem.has_spikes for inf in inferencers.values())
 assert len(spikes) == 5 and all(len(train) > 0 for train in spikes)
 assert calibration.summary
+assert list(sbc.index) == names and {"KS p", "90% coverage", "reading"} <= set(sbc.columns)
+assert sbc["90% coverage"].between(0, 1).all()
 """,
     "05_scaling_out": """
 assert np.array_equal(x_pool, x_serial) and np.array_equal(x_dask, x_serial)

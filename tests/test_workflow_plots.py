@@ -94,3 +94,52 @@ def test_condition_must_be_complete():
         inf.conditional_pairplot(condition={"C": 200 * pF})
     with pytest.raises(ProblemError, match="resolution"):
         inf.conditional_corrcoef(condition=truth(), resolution=1)
+
+
+def test_pairplot_zoom_shows_the_prior_box_and_a_legend():
+    from brian2modelfitting_sbi.posterior.plots import pairplot
+
+    inf = trained_snpe()
+    rng = np.random.default_rng(0)
+    # samples in a small corner of the prior box (C in 50-400 pF, gL in 1-30 nS)
+    samples = np.column_stack([rng.normal(200e-12, 5e-12, 500), rng.normal(10e-9, 0.5e-9, 500)])
+    other = {"C": 230 * pF, "gL": 9 * nS}
+    fig = pairplot(inf.space, samples, points=[truth(), other], point_labels=["truth", "MAP"],
+                   zoom=True)
+    diag_c, upper, diag_gl = visible(fig)
+    lo, hi = diag_c.get_xlim()
+    assert 150 < lo < 200 < 230 < hi < 260   # around the samples, stretched to the MAP
+    assert 1 < diag_gl.get_xlim()[0] < 10 < diag_gl.get_xlim()[1] < 30
+    assert diag_c.get_title() == "prior [50, 400] pF"
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["truth", "MAP"]
+    # one marker per point, each in its own style
+    assert [line.get_marker() for line in upper.lines if line.get_marker() != "None"] == ["o", "s"]
+    # without zoom the axes keep the prior bounds and nothing is titled
+    plain = pairplot(inf.space, samples, points=truth())
+    assert visible(plain)[0].get_xlim() == pytest.approx((50, 400))
+    assert visible(plain)[0].get_title() == "" and not plain.legends
+    with pytest.raises(ProblemError, match="point_labels"):
+        pairplot(inf.space, samples, points=truth(), point_labels=["truth", "MAP"])
+    with pytest.raises(ProblemError, match="zoom"):
+        pairplot(inf.space, samples, zoom="yes")
+
+
+def test_correlation_plot_is_readable():
+    from brian2modelfitting_sbi.posterior.plots import correlation_plot
+
+    inf = trained_snpe()
+    fig = correlation_plot(inf.space, np.array([[1.0, 0.9], [0.9, 1.0]]))
+    texts = fig.axes[0].texts
+    assert [t.get_text() for t in texts] == ["0.90", "0.90"]   # diagonal left blank
+    assert {t.get_color() for t in texts} == {"white"}          # legible on dark cells
+    weak = correlation_plot(inf.space, np.array([[1.0, np.nan], [0.1, 1.0]]))
+    assert [t.get_text() for t in weak.axes[0].texts] == ["n/a", "0.10"]
+    with pytest.raises(ProblemError, match="matrix"):
+        correlation_plot(inf.space, np.eye(3))
+
+
+def test_inferencer_pairplot_takes_the_zoom_options():
+    inf = trained_snpe()
+    fig = inf.pairplot(n_draws=200, points=truth(), point_labels=["truth"], zoom=True)
+    assert visible(fig)[0].get_title() == "prior [50, 400] pF"
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["truth"]

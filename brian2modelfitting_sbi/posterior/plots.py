@@ -109,7 +109,9 @@ def pairplot(
     samples: np.ndarray,
     *,
     points: Any = None,
+    point_labels: Sequence[str] | None = None,
     limits: Mapping[str, Sequence[Any]] | None = None,
+    zoom: bool = False,
     bins: int = 40,
     figsize: tuple[float, float] | None = None,
     color: str = "C0",
@@ -123,9 +125,18 @@ def pairplot(
     samples : numpy.ndarray
         Samples ``(n, d)`` in SI units.
     points : dict or list of dict, optional
-        Parameter sets to mark (e.g. the ground truth), as dicts name → Quantity.
+        Parameter sets to mark (e.g. the ground truth), as dicts name → Quantity; each gets
+        its own colour and marker (the first: red circles).
+    point_labels : sequence of str, optional
+        Legend labels of ``points``, one each (e.g. ``['truth', 'MAP']``); no legend if None.
     limits : dict, optional
-        ``{name: [lower, upper]}`` with units; the prior bounds for the others.
+        ``{name: [lower, upper]}`` with units; the prior bounds (or the zoom) for the others.
+    zoom : bool
+        Axes around the samples (their 0.5-99.5 % range, widened by a fifth on each side,
+        stretched to show ``points``, within the prior bounds) instead of the prior bounds,
+        for the parameters ``limits`` leaves out. The prior box is then indicated: its bounds
+        as dashed grey lines where they are in view, and ``prior [lower, upper]`` above each
+        marginal.
     bins : int
         Histogram bins per axis.
     figsize : tuple, optional
@@ -140,10 +151,30 @@ def pairplot(
     samples = np.asarray(samples, dtype=float)
     if samples.ndim != 2 or samples.shape[1] != space.dim:
         raise ProblemError(f"samples: expected shape (n, {space.dim}), got {samples.shape}")
+    if not isinstance(zoom, bool):
+        raise ProblemError(f"zoom: expected True or False, got {zoom!r}")
+    marks_si = points_array(space, points)
+    if point_labels is not None:
+        point_labels = list(point_labels)
+        if len(point_labels) != len(marks_si) or not all(
+            isinstance(label, str) for label in point_labels
+        ):
+            raise ProblemError(
+                f"point_labels: expected {len(marks_si)} strings (one per point), "
+                f"got {point_labels!r}"
+            )
     scale = _scales(space)
-    lim = _limits(space, limits) / scale[:, None]
+    prior = _limits(space, None)
+    lim_si = _limits(space, limits)
+    if zoom:
+        given = set(limits or {})
+        for j, name in enumerate(space.names):
+            if name not in given:
+                lim_si[j] = _zoomed(samples[:, j], marks_si[:, j], prior[j], space.log_scaled[j])
+    lim = lim_si / scale[:, None]
     shown = samples / scale
-    marks = points_array(space, points) / scale
+    marks = marks_si / scale
+    styles = [_POINT_STYLES[k % len(_POINT_STYLES)] for k in range(len(marks))]
     fig, axes = _new_figure(space.dim, figsize)
     log = space.log_scaled
     for i in range(space.dim):
@@ -151,8 +182,8 @@ def pairplot(
             ax = axes[i, j]
             if i == j:
                 ax.hist(shown[:, j], bins=_edges(*lim[j], bins + 1, log[j]), color=color, alpha=0.8)
-                for m in marks:
-                    ax.axvline(m[j], color="C3", lw=1.5)
+                for m, (colour, _) in zip(marks, styles, strict=True):
+                    ax.axvline(m[j], color=colour, lw=1.5)
             else:
                 ax.hist2d(
                     shown[:, j],
@@ -161,11 +192,55 @@ def pairplot(
                     cmap="Blues",
                     cmin=1,
                 )
-                if len(marks):
-                    ax.plot(marks[:, j], marks[:, i], "o", color="C3", ms=5)
+                for m, (colour, marker) in zip(marks, styles, strict=True):
+                    ax.plot(m[j], m[i], marker, color=colour, ms=5, mec="white", mew=0.5)
+            if zoom:
+                _prior_box(ax, prior / scale[:, None], i, j, space.display_unit(j))
     _label_grid(axes, space, lim)
-    fig.tight_layout()
+    if point_labels:
+        _legend(fig, styles, point_labels)
+    fig.tight_layout(rect=(0, 0, 1, 0.95) if point_labels else None)
     return fig
+
+
+#: Colour and marker of each marked point, in order (truth first: red circles).
+_POINT_STYLES = (("C3", "o"), ("C1", "s"), ("C2", "^"), ("C4", "D"), ("C5", "v"))
+
+
+def _zoomed(values: np.ndarray, marks: np.ndarray, prior: np.ndarray, log: bool) -> np.ndarray:
+    """Axis limits around ``values`` (and ``marks``), inside the ``prior`` bounds."""
+    warp = (np.log, np.exp) if log and prior[0] > 0 else (lambda v: v, lambda v: v)
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return prior.copy()
+    lo, hi = np.percentile(warp[0](finite), [0.5, 99.5])
+    if marks.size:
+        lo, hi = min(lo, *warp[0](marks)), max(hi, *warp[0](marks))
+    pad = 0.2 * (hi - lo) if hi > lo else 0.05 * abs(warp[0](prior[1]) - warp[0](prior[0]))
+    out = warp[1](np.array([lo - pad, hi + pad]))
+    return np.array([max(out[0], prior[0]), min(out[1], prior[1])])
+
+
+def _prior_box(ax: Any, prior: np.ndarray, i: int, j: int, unit: Any) -> None:
+    """The prior bounds of a zoomed panel: dashed lines (where in view), range as title."""
+    style = {"color": "0.5", "lw": 0.8, "ls": "--"}
+    for bound in prior[j]:
+        ax.axvline(bound, **style)
+    if i == j:
+        ax.set_title(f"prior [{prior[j, 0]:.3g}, {prior[j, 1]:.3g}] {unit}",
+                     fontsize="small", color="0.4")
+    else:
+        for bound in prior[i]:
+            ax.axhline(bound, **style)
+
+
+def _legend(fig: Any, styles: Sequence[tuple[str, str]], labels: Sequence[str]) -> None:
+    from matplotlib.lines import Line2D
+
+    handles = [Line2D([], [], color=colour, marker=marker, ls="-", lw=1.5, ms=5)
+               for colour, marker in styles]
+    fig.legend(handles, labels, loc="upper center", ncol=min(len(labels), 4),
+               frameon=False, fontsize="small")
 
 
 # ---------------------------------------------------------------------- conditionals
@@ -333,21 +408,33 @@ def correlation_plot(
     title: str = "conditional correlation",
     figsize: tuple[float, float] | None = None,
 ) -> Any:
-    """A correlation matrix as a labelled heat map (values written in the cells)."""
+    """A correlation matrix as a labelled heat map, values written in the cells.
+
+    The diagonal (always 1) is left blank; each value is written in white on strongly
+    coloured cells (``|r| > 0.6``) and in black elsewhere, ``n/a`` where it is undefined.
+    """
     from matplotlib.figure import Figure
 
     matrix = np.asarray(matrix, dtype=float)
     d = space.dim
-    fig = Figure(figsize=figsize or (1.2 * d + 2.5, 1.2 * d + 1.5))
+    if matrix.shape != (d, d):
+        raise ProblemError(f"matrix: expected shape ({d}, {d}), got {matrix.shape}")
+    fig = Figure(figsize=figsize or (1.3 * d + 2.5, 1.3 * d + 1.5))
     ax = fig.subplots()
-    image = ax.imshow(matrix, vmin=-1, vmax=1, cmap="RdBu_r")
+    shown = np.where(np.eye(d, dtype=bool), np.nan, matrix)
+    image = ax.imshow(np.ma.masked_invalid(shown), vmin=-1, vmax=1, cmap="RdBu_r")
     labels = [axis_label(space, j) for j in range(d)]
     ax.set_xticks(range(d), labels, rotation=45, ha="right")
     ax.set_yticks(range(d), labels)
     for i in range(d):
         for j in range(d):
-            ax.text(j, i, f"{matrix[i, j]:.2f}", ha="center", va="center", fontsize="small")
+            if i == j:
+                continue
+            value = matrix[i, j]
+            text = "n/a" if not np.isfinite(value) else f"{value:.2f}"
+            colour = "white" if np.isfinite(value) and abs(value) > 0.6 else "black"
+            ax.text(j, i, text, ha="center", va="center", color=colour)
     ax.set_title(title)
-    fig.colorbar(image, ax=ax, shrink=0.8)
+    fig.colorbar(image, ax=ax, shrink=0.8, label="correlation coefficient")
     fig.tight_layout()
     return fig

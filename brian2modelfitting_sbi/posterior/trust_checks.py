@@ -170,7 +170,7 @@ def predictive_check(
     mean, std = pred.mean(axis=0), pred.std(axis=0)
     with np.errstate(divide="ignore", invalid="ignore"):
         z = np.where(std > 0, (x - mean) / np.where(std > 0, std, 1.0), 0.0)
-    z = np.where((std == 0) & (x != mean), np.inf * np.sign(x - mean), z)
+        z = np.where((std == 0) & (x != mean), np.inf * np.sign(x - mean), z)
     rank = (pred < x).mean(axis=0) + 0.5 * (pred == x).mean(axis=0)
     worst = int(np.argmax(np.abs(z)))
     value = float(abs(z[worst]))

@@ -62,7 +62,8 @@ OUR_TRAIN_OPTIONS = (
 #: Upstream's inference methods and the backends they map to.
 METHODS = {"SNPE": "snpe", "SNLE": "snle", "SNRE": "snre"}
 #: Keywords of our ``pairplot`` (anything else selects upstream's form).
-PAIRPLOT_OURS = ("n_draws", "n_samples", "points", "limits", "seed", "bins", "figsize", "color")
+PAIRPLOT_OURS = ("n_draws", "n_samples", "points", "point_labels", "limits", "zoom", "seed", "bins",
+                 "figsize", "color")
 #: Keywords of our ``generate_traces`` (any of them selects our posterior-predictive form).
 TRACES_OURS = ("params", "variables", "seed", "return_params", "n_draws")
 
