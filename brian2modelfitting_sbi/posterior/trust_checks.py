@@ -238,8 +238,9 @@ def coverage_check(
     if low_p < COVERAGE_WARN_P:
         suggestion = (
             f"the intervals are too narrow near the observation (lowest {top:.0%} coverage: "
-            f"{worst} {value:.2f}): simulate more, train longer, try another estimator or an "
-            f"ensemble; an under-trained or multi-round estimator is often overconfident"
+            f"{worst} {value:.2f}): simulate more, train longer (training={{'stop_after_epochs': "
+            f"30}}), try another estimator (estimator='nsf') or an ensemble (ensemble=5); an "
+            f"under-trained or multi-round estimator is often overconfident"
         )
     elif high_p < COVERAGE_FAIL_P:
         suggestion = (
@@ -283,8 +284,8 @@ def agreement_check(
     )
     suggestion = "" if verdict == "pass" else (
         "the posterior depends on the training seed: the estimator has not converged to "
-        "one answer. Simulate more (the benchmark's budgets), train longer, or average an "
-        "ensemble of seeds"
+        "one answer. Simulate more (the benchmark's budgets), train longer "
+        "(training={'stop_after_epochs': 30}), or mix an ensemble of seeds (ensemble=5)"
     )
     return TrustCheck("estimator agreement", value, verdict, suggestion, detail,
                       {"shift": shift, "names": list(space.names)})
