@@ -133,7 +133,7 @@ def as_written(inp: np.ndarray, out: np.ndarray, n: int, target: str, seed: int)
 
 
 def made_right(inp: np.ndarray, out: np.ndarray, n: int, target: str, seed: int,
-               ensemble: int = 1) -> Inferencer:
+               ensemble: int = 1, estimator: str | None = None) -> Inferencer:
     """What the report asks for: rest as the initial state, the recording's noise, one spike
     rule for data and simulations, one amortized round of ``n``."""
     t = time_axis(out.shape[1])
@@ -148,7 +148,9 @@ def made_right(inp: np.ndarray, out: np.ndarray, n: int, target: str, seed: int,
     noise = Inferencer(**arguments).recording_noise
     print(f"recording noise estimated: {noise['v'].in_best_unit(3)}")
     inf = Inferencer(**arguments, measurement_noise={"v": noise["v"]})
-    inf.infer(n, backend="snpe", seed=seed, progress=False, ensemble=ensemble, **BOUNDS)
+    extra = {} if estimator is None else {"estimator": estimator}
+    inf.infer(n, backend="snpe", seed=seed, progress=False, ensemble=ensemble, **extra,
+              **BOUNDS)
     return inf
 
 
@@ -172,6 +174,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--target", default="cython")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--ensemble", type=int, default=1, help="made-right: ensemble=k")
+    parser.add_argument("--estimator", default=None, help="made-right: 'maf' (default), 'nsf'")
     parser.add_argument("--data", default=None)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
@@ -188,7 +191,8 @@ def main(argv: list[str] | None = None) -> dict:
             if variant == "as-written":
                 inf = as_written(inp, out, args.n, args.target, args.seed)
             else:
-                inf = made_right(inp, out, 2 * args.n, args.target, args.seed, args.ensemble)
+                inf = made_right(inp, out, 2 * args.n, args.target, args.seed, args.ensemble,
+                                 args.estimator)
         inferred = time.perf_counter() - began
         began = time.perf_counter()
         report = inf.trust_report(seed=args.seed)
