@@ -125,7 +125,7 @@ def test_pairplot_zoom_shows_the_prior_box_and_a_legend():
 
 
 def test_correlation_plot_is_readable():
-    from brian2modelfitting_sbi.posterior.plots import correlation_plot
+    from brian2modelfitting_sbi.posterior.conditional_plots import correlation_plot
 
     inf = trained_snpe()
     fig = correlation_plot(inf.space, np.array([[1.0, 0.9], [0.9, 1.0]]))

@@ -20,8 +20,9 @@ from brian2 import Quantity
 from ..errors import ProblemError, check_count
 from ..interop import to_arviz
 from ..priors import ParameterSpace
+from .conditional_plots import conditional_corrcoef, conditional_pairplot, correlation_plot
 from .diagnostics import Z_LIMIT, FeatureOutlier, check_observation
-from .plots import conditional_corrcoef, conditional_pairplot, correlation_plot, pairplot
+from .plots import pairplot
 from .sampling import draw, log_prob, map_estimate
 from .summary import PosteriorSummary, summarize
 

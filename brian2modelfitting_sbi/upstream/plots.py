@@ -18,13 +18,8 @@ import numpy as np
 import torch
 
 from ..errors import ProblemError
-from ..posterior.plots import (
-    axis_label,
-    check_resolution,
-    grid_log_density,
-    normalized,
-    points_array,
-)
+from ..posterior.conditional_plots import check_resolution, grid_log_density, normalized
+from ..posterior.plots import axis_label, points_array
 from .arguments import check_names, condition_rows, subset_index, unknown_keywords
 from .results import require_result, sample
 

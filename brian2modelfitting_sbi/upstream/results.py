@@ -18,7 +18,7 @@ from brian2.units.fundamentalunits import get_dimensions
 
 from ..errors import NotFittedError, ProblemError, check_count
 from ..namespace import check_init_expression
-from ..posterior.plots import conditional_corrcoef
+from ..posterior.conditional_plots import conditional_corrcoef
 from ..posterior.predictive import simulate_outputs
 from ..posterior.sampling import draw
 from ..problem import SPIKES
