@@ -153,3 +153,26 @@ def test_truncated_mode_drops_invalid_simulations():
     assert [n for n, _ in inf.backend.appended_rounds] == [140, 140]
     inf.build_posterior()
     assert np.all(np.isfinite(inf.sample_array(20, seed=0)))
+
+
+def test_a_posterior_that_leaked_out_of_the_box_gives_the_prior_without_hanging():
+    import pytest as _pytest
+    import torch
+
+    from brian2modelfitting_sbi.backends.truncation import TruncatedPrior
+
+    class Leaked:  # every draw outside the unit box, as an under-trained flow's
+        def sample(self, shape, show_progress_bars=False, reject_outside_prior=True):
+            assert not reject_outside_prior  # asked for raw draws: no rejection loop
+            return 3.0 + torch.rand(*shape, 2)
+
+        def log_prob(self, theta, norm_posterior=False):
+            return torch.zeros(len(theta))
+
+    prior = torch.distributions.Independent(
+        torch.distributions.Uniform(torch.zeros(2), torch.ones(2)), 1)
+    with _pytest.warns(RuntimeWarning, match="leaked out"):
+        truncated = TruncatedPrior(prior, Leaked(), n_draws=1000)
+    assert truncated.inside_fraction == 0.0
+    draws = truncated.sample((50,))
+    assert draws.shape == (50, 2) and bool(((draws >= 0) & (draws <= 1)).all())

@@ -17,6 +17,7 @@ posterior narrows. Other priors are sampled by rejection from the prior itself.
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import torch
@@ -37,6 +38,9 @@ BLOCK = 20_000
 OVERSAMPLING = 4
 #: Candidates tried at most before giving up (the region is too small to reach).
 MAX_CANDIDATES = 100_000_000
+#: Fewest threshold draws inside the prior's support that define a region; with fewer (a
+#: posterior that has leaked out of the prior box), the round draws from the whole prior.
+MIN_INSIDE = 100
 
 
 class TruncatedPrior(Distribution):
@@ -71,19 +75,38 @@ class TruncatedPrior(Distribution):
         self.quantile = float(quantile)
         with torch.no_grad():
             sizes = [min(BLOCK, int(n_draws) - k) for k in range(0, int(n_draws), BLOCK)]
-            draws = torch.cat([posterior.sample((m,), show_progress_bars=False) for m in sizes])
-            log_q = self._log_q(draws)
-            order = torch.sort(log_q).values
-            self.threshold = float(order[int(self.quantile * len(order))])
-            inside = draws[log_q > self.threshold]
-        low, high = _support(prior, draws.shape[-1])
+            # raw draws: sbi's rejection of draws outside the prior stalls for a posterior
+            # that has leaked out of the box; the region is the part inside the support
+            draws = torch.cat([_raw_draws(posterior, m) for m in sizes])
+            dim = draws.shape[-1]
+            draws = draws[torch.isfinite(prior.log_prob(draws))]
+            #: Fraction of the posterior's raw draws inside the prior's support.
+            self.inside_fraction = len(draws) / max(1, int(n_draws))
+            low, high = _support(prior, dim)
+            if len(draws) < MIN_INSIDE:
+                self.threshold = -math.inf  # no region to speak of: the whole prior
+                inside = torch.stack([low, high])
+                warnings.warn(
+                    f"truncated proposal: only {self.inside_fraction:.2%} of the posterior's "
+                    f"draws fall inside the prior box (it has leaked out: too few simulations "
+                    f"or too short a training); the next round draws from the whole prior",
+                    RuntimeWarning,
+                    stacklevel=3,
+                )
+            else:
+                log_q = self._log_q(draws)
+                order = torch.sort(log_q).values
+                self.threshold = float(order[int(self.quantile * len(order))])
+                inside = draws[log_q > self.threshold]
+                if len(inside) == 0:
+                    inside = draws
         width = inside.max(0).values - inside.min(0).values
         self.low = torch.maximum(inside.min(0).values - BOX_MARGIN * width, low)
         self.high = torch.minimum(inside.max(0).values + BOX_MARGIN * width, high)
         self.box = _is_unit_box(prior)
         #: Fraction of the candidates accepted by the last :meth:`sample` call.
         self.acceptance: float | None = None
-        super().__init__(event_shape=torch.Size([draws.shape[-1]]), validate_args=False)
+        super().__init__(event_shape=torch.Size([dim]), validate_args=False)
 
     def _log_q(self, theta: Tensor) -> Tensor:
         # in blocks: a density evaluation holds several copies of its batch (and of x)
@@ -98,6 +121,8 @@ class TruncatedPrior(Distribution):
         """Whether each row of ``theta`` lies inside the region (and the sampling box)."""
         with torch.no_grad():
             in_box = torch.all((theta >= self.low) & (theta <= self.high), dim=-1)
+            if self.threshold == -math.inf:
+                return in_box
             return in_box & (self._log_q(theta) > self.threshold)
 
     @property
@@ -140,6 +165,14 @@ class TruncatedPrior(Distribution):
             mass *= self.box_fraction
         inside = self.accepts(value)
         return torch.where(inside, log_p - math.log(max(mass, 1e-300)), -math.inf)
+
+
+def _raw_draws(posterior: Any, n: int) -> Tensor:
+    """``n`` draws of ``posterior`` without rejection outside the prior (where sbi allows)."""
+    try:
+        return posterior.sample((n,), show_progress_bars=False, reject_outside_prior=False)
+    except TypeError:  # a posterior without that option
+        return posterior.sample((n,), show_progress_bars=False)
 
 
 def _support(prior: Distribution, dim: int) -> tuple[Tensor, Tensor]:
