@@ -82,22 +82,26 @@ class ShuffledEnsemblePosterior(EnsemblePosterior):
     ignores) ``force_update`` like the members' posteriors. Everything else is sbi's.
     """
 
-    def sample(  # noqa: D102
+    def sample(
         self, sample_shape: Any = (), x: Tensor | None = None, **kwargs: Any
     ) -> Tensor:
+        """Draws of the mixture (sbi's), in random order."""
         draws = super().sample(sample_shape, x=x, **kwargs)
         flat = draws.reshape(-1, draws.shape[-1])
         return flat[torch.randperm(len(flat))].reshape(draws.shape)
 
-    def sample_batched(  # noqa: D102
+    def sample_batched(
         self, sample_shape: Any, x: Tensor, **kwargs: Any
     ) -> Tensor:
+        """Draws ``(n, batch, d)`` of the mixture at each x (sbi's), in random order."""
         draws = super().sample_batched(sample_shape, x=x, **kwargs)  # (n, batch, d)
         flat = draws.reshape(-1, *draws.shape[-2:])
         return flat[torch.randperm(len(flat))].reshape(draws.shape)
 
-    def map(self, x: Tensor | None = None, *, force_update: bool = False,  # noqa: D102
+    def map(self, x: Tensor | None = None, *, force_update: bool = False,
             **kwargs: Any) -> Tensor:
+        """The mixture's MAP by sbi's gradient ascent, started from mixture draws drawn
+        without a progress bar (``force_update`` is accepted and ignored)."""
         if kwargs.get("init_method", "posterior") == "posterior":
             n = int(kwargs.get("num_init_samples", 1000))
             kwargs["init_method"] = self.sample((n,), x=x, show_progress_bars=False)

@@ -4,7 +4,7 @@
 ``conditional_corrcoef`` their correlation matrix and ``correlation_plot`` a readable picture
 of it. The log density is evaluated here rather than with ``sbi.analysis``, so that these work
 in SI-scaled parameter spaces and for every posterior type; the axes, units and figure layout
-are those of :mod:`.plots`.
+are those of :mod:`brian2modelfitting_sbi.posterior.plots`.
 """
 
 from __future__ import annotations

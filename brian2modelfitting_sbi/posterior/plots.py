@@ -6,7 +6,7 @@ parameter's display unit (:meth:`ParameterSpace.display_unit
 <brian2modelfitting_sbi.priors.ParameterSpace.display_unit>`), axes are labelled
 ``name [unit]`` and default to the prior bounds; log-uniform parameters get log axes.
 The conditional views (log density on a grid at a condition) are in
-:mod:`.conditional_plots`, which draws with the helpers here.
+:mod:`brian2modelfitting_sbi.posterior.conditional_plots`, which draws with the helpers here.
 """
 
 from __future__ import annotations
