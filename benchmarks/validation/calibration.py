@@ -15,6 +15,7 @@ import torch
 from sbi.diagnostics import check_sbc, check_tarp, run_sbc, run_tarp
 
 from brian2modelfitting_sbi.backends._sbi import posterior_arguments
+from brian2modelfitting_sbi.backends.ensemble import member_kind
 
 #: Batched MCMC for SNLE/SNRE test observations: a few chains per observation.
 CALIBRATION_MCMC = {
@@ -133,8 +134,7 @@ def draw_batched(
     SNLE/SNRE use batched MCMC (``sampler='mcmc'``) or :func:`draw_sir` (``'sir'``).
     """
     if getattr(backend, "amortized", False):  # SNPE's flow, FMPE's ODE, NPSE's SDE
-        kind = getattr(backend, "member_class", type(backend))  # an ensemble's members
-        pool = POOL if kind.__name__ == "SNPEBackend" else VECTOR_FIELD_POOL
+        pool = POOL if member_kind(backend).__name__ == "SNPEBackend" else VECTOR_FIELD_POOL
         name = backend.last_sampling.get("sample_with") or "direct"
         return _direct_in_box(posterior, xs, n, pool), f"{name} ({pool}x pool, kept in the box)"
     if sampler == "sir":

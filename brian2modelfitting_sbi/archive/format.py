@@ -150,6 +150,7 @@ def save(
             f"give plain numbers/strings in estimator_options, training and sampling"
         ) from exc
     embedding = getattr(backend, "embedding_net", None)
+    kind = member_kind(backend)  # an ensemble's members' class
     meta = {
         "format": FORMAT,
         "version": VERSION,
@@ -166,7 +167,7 @@ def save(
         "measurement_noise": None if measurement is None else measurement.to_json(),
         "backend": {
             "name": backend_name(backend),
-            "class": f"{member_kind(backend).__module__}:{member_kind(backend).__qualname__}",
+            "class": f"{kind.__module__}:{kind.__qualname__}",
             "device": str(getattr(backend, "device", "cpu")),
             "embedding_net": None if embedding is None else type(embedding).__name__,
             **config,

@@ -34,7 +34,7 @@ from .base import InferenceBackend, SavedRound
 
 __all__ = [
     "LOSS_MARGIN", "EnsembleBackend", "ShuffledEnsemblePosterior", "ensemble_size", "kept_members",
-    "member_kind", "validation_loss",
+    "make_backend", "member_kind", "validation_loss",
 ]
 
 #: Seed offset between members (member i trains with ``seed + i * SEED_STRIDE``).
@@ -65,6 +65,17 @@ def member_kind(backend: Any) -> type | None:
     if backend is None:
         return None
     return backend.member_class if isinstance(backend, EnsembleBackend) else type(backend)
+
+
+def make_backend(member_class: type, prior: torch.distributions.Distribution, device: str,
+                 ensemble: Mapping[str, Any] | None = None, **options: Any) -> InferenceBackend:
+    """A fresh ``member_class`` backend, or an ensemble when ``ensemble`` (``size`` >= 2,
+    ``seed``, ``kept``: what :meth:`EnsembleBackend.config` saves) says so."""
+    ensemble = dict(ensemble or {})
+    size = int(ensemble.pop("size", 1))
+    if size == 1:
+        return member_class(prior, device, **options)
+    return EnsembleBackend(member_class, size, prior, device, **ensemble, **options)
 
 
 def ensemble_size(backend: Any) -> int:
@@ -130,7 +141,8 @@ class EnsembleBackend(InferenceBackend):
 
     def __init__(
         self, member_class: type, size: int, prior: torch.distributions.Distribution,
-        device: str = "cpu", *, seed: int | None = None, **options: Any,
+        device: str = "cpu", *, seed: int | None = None, kept: list[int] | None = None,
+        **options: Any,
     ) -> None:
         super().__init__(prior, device, **options)
         self.member_class = member_class
@@ -138,7 +150,7 @@ class EnsembleBackend(InferenceBackend):
         self.size = int(size)
         self.seed = seed
         #: The members the posterior mixes (all until training says otherwise).
-        self.kept = list(range(self.size))
+        self.kept = list(range(self.size)) if kept is None else [int(i) for i in kept]
         for flag in ("amortized", "multi_round", "discrete_features", "embeds_x", "samplers",
                      "description"):
             setattr(self, flag, getattr(member_class, flag, None))
@@ -220,9 +232,10 @@ class EnsembleBackend(InferenceBackend):
 
     # ------------------------------------------------------------------ saving
     def config(self) -> dict[str, Any]:
-        """The members' settings and the ensemble's size and seed."""
-        return {**self.members[0].config(), "ensemble": self.size,
-                "ensemble_seed": self.seed, "ensemble_kept": list(self.kept)}
+        """The members' settings, and under ``'ensemble'`` the keywords that rebuild the
+        ensemble (:func:`make_backend`): size, seed and kept members."""
+        return {**self.members[0].config(),
+                "ensemble": {"size": self.size, "seed": self.seed, "kept": list(self.kept)}}
 
     def state(self) -> dict[str, Tensor]:
         """Each member's tensors under ``'<index>.'``."""

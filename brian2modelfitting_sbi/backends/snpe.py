@@ -72,8 +72,9 @@ class SNPEBackend(SbiBackend):
             )
 
     @property
-    def multi_round(self) -> str:
-        """How later rounds are drawn and trained (one of :data:`MULTI_ROUND`)."""
+    def multi_round_mode(self) -> str:
+        """How later rounds are drawn and trained (one of :data:`MULTI_ROUND`; the class's
+        ``multi_round`` capability flag stays the base class's ``True``)."""
         return self.mode_of(self.training)
 
     def proposal(self, posterior: Any) -> Any:
@@ -83,7 +84,7 @@ class SNPEBackend(SbiBackend):
         :class:`~brian2modelfitting_sbi.backends.truncation.TruncatedPrior` of ``posterior``;
         otherwise the posterior itself.
         """
-        if self.multi_round != "truncated":
+        if self.multi_round_mode != "truncated":
             return posterior
         quantile = self.training.get("truncation_quantile", DEFAULT_QUANTILE)
         return TruncatedPrior(self.trainer._prior, posterior, quantile)
@@ -91,7 +92,7 @@ class SNPEBackend(SbiBackend):
     def _proposal_kwargs(self, proposal: Any) -> dict[str, Any]:
         if proposal is None:
             return {}
-        if self.multi_round == "truncated":
+        if self.multi_round_mode == "truncated":
             # sbi counts draws from a RestrictedPrior of its prior as first-round data
             from sbi.utils import RestrictedPrior
 
@@ -102,7 +103,7 @@ class SNPEBackend(SbiBackend):
         return {"proposal": proposal}
 
     def train(self) -> None:
-        """Train; later rounds as :attr:`multi_round` says.
+        """Train; later rounds as :attr:`multi_round_mode` says.
 
         With the atomic loss alone, the posterior leaks mass out of the box prior and widens
         round after round (passive membrane, 3 rounds of 1000: 0.017, 0.028, 0.038 of the prior
@@ -112,7 +113,7 @@ class SNPEBackend(SbiBackend):
         """
         self.check_training(self.training)
         user = self.training
-        mode = self.multi_round
+        mode = self.multi_round_mode
         sbi_settings = {k: v for k, v in user.items() if k not in OWN_KEYS}
         self.training = {**_LOSS[mode], **sbi_settings}
         if mode == "truncated":  # the maximum-likelihood loss: no atoms, nothing to combine

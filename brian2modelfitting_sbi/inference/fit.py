@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from ..backends import InferenceBackend, SavedRound, get_backend
-from ..backends.ensemble import EnsembleBackend, ensemble_size, member_kind
+from ..backends.ensemble import ensemble_size, make_backend, member_kind
 from ..backends.features import (
     check_backend_features,
     check_discrete,
@@ -171,8 +171,9 @@ def train_backend(
             chosen = TrainingOptions.of(
                 options, embedding_net=embedding_net, estimator_options=estimator_options
             )
-            backend = _new_backend(
-                cls, options.ensemble, space.prior(options.device), options.device, seed,
+            backend = make_backend(
+                cls, space.prior(options.device), options.device,
+                {"size": options.ensemble, "seed": seed},
                 **chosen.backend_options(sampling),
                 **_discrete_options(cls, features, feature_names, history, options),
             )
@@ -192,14 +193,6 @@ def train_backend(
             )
         backend.train()
     return backend, len(history)
-
-
-def _new_backend(cls: type, size: int, prior: Any, device: str, seed: int | None,
-                 **options: Any) -> InferenceBackend:
-    """A fresh ``cls`` backend, or an ensemble of ``size`` of them."""
-    if size == 1:
-        return cls(prior, device, **options)
-    return EnsembleBackend(cls, size, prior, device, seed=seed, **options)
 
 
 def _discrete_options(
@@ -247,13 +240,10 @@ def restore_backend(
         embedding_net, _ = learned_features(features, cls, len(x_o.reshape(-1)), None, None)
     config = {  # what config() saved, passed back to the constructor
         k: v for k, v in saved_backend.items()
-        if k not in ("name", "class", "device", "embedding_net", "ensemble", "ensemble_seed",
-                     "ensemble_kept")
+        if k not in ("name", "class", "device", "embedding_net", "ensemble")
     }
-    trained = _new_backend(
-        cls, int(saved_backend.get("ensemble", 1)), space.prior(device), device,
-        saved_backend.get("ensemble_seed"), embedding_net=embedding_net, **config,
-    )
+    trained = make_backend(cls, space.prior(device), device, saved_backend.get("ensemble"),
+                           embedding_net=embedding_net, **config)
     rounds = []
     for r in history.rounds:
         keep = np.all(np.isfinite(r.x), axis=1)
@@ -263,8 +253,6 @@ def restore_backend(
                 r.from_prior,
             )
         )
-    if "ensemble_kept" in saved_backend:
-        trained.kept = [int(i) for i in saved_backend["ensemble_kept"]]
     x_o_t = x_to_torch(np.atleast_2d(x_o), history.x_scale)
     try:
         posterior = trained.restore(state, rounds, x_o_t)

@@ -52,7 +52,8 @@ def second_training(inferencer: Any, training: TrainingOptions | None, seed: int
     if training is None:
         training = TrainingOptions(
             estimator=config.get("estimator"), estimator_options=config.get("estimator_options"),
-            settings=config.get("training") or None, ensemble=int(config.get("ensemble", 1)),
+            settings=config.get("training") or None,
+            ensemble=int((config.get("ensemble") or {}).get("size", 1)),
         )
     history = History(inferencer.space.dim, len(inferencer.feature_names))
     for r in inferencer.rounds:
