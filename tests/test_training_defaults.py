@@ -68,9 +68,14 @@ def test_learning_rate_scales_with_sqrt_of_batch():
     assert default_learning_rate(200) == pytest.approx(2e-3 * math.sqrt(0.2))
 
 
-@pytest.mark.parametrize(("n", "patience"), [(500, 12), (1000, 12), (10_000, 12)])
-def test_patience(n, patience):
+@pytest.mark.parametrize(
+    ("n", "patience"),
+    [(500, 30), (1000, 30), (10_000, 30), (20_000, 17), (30_000, 12), (100_000, 12)],
+)
+def test_patience_is_a_number_of_gradient_steps(n, patience):
+    # 300 steps without improvement, within 12-30 epochs (the default batch: ~10 steps/epoch)
     assert default_patience(n) == patience
+    assert default_patience(20_000, batch_size=200) == 12  # 90 steps per epoch
 
 
 @pytest.mark.parametrize(
@@ -84,7 +89,7 @@ def test_training_options_at_10k_simulations():
     assert default_training_options(10_000, 8) == {
         "training_batch_size": 1000,
         "learning_rate": pytest.approx(2e-3),
-        "stop_after_epochs": 12,
+        "stop_after_epochs": 30,
         "max_num_epochs": 300,
         "show_train_summary": False,
     }

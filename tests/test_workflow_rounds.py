@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 from brian2 import nS, pF
 from workflow_support import (
     LEARNING,
@@ -41,13 +42,20 @@ def test_second_round_is_narrower(backend):
 def test_snpe_second_round_uses_the_proposal():
     inf = new_inferencer()
     run(inf, "snpe", 200, seed=5, n_rounds=2)
-    # by default round 2 is drawn from the prior truncated to the round-1 posterior's
-    # high-density region, which sbi trains on as first-round data (a RestrictedPrior)
-    appended = inf.backend.appended_rounds
-    assert [n for n, _ in appended] == [200, 200]
-    assert appended[0][1] is None
-    assert isinstance(inf.rounds[1].proposal, TruncatedPrior)
-    assert appended[1][1]._accept_reject_fn == inf.rounds[1].proposal.accepts
+    # by default round 2 is drawn uniformly from a box around the round-1 posterior's
+    # high-density region, and the estimator is trained afresh on every simulation inside the
+    # box (round 2's and round 1's that fall in it), with the box as its prior
+    proposal = inf.rounds[1].proposal
+    assert isinstance(proposal, TruncatedPrior) and proposal.box
+    low, high = inf.backend.region
+    assert torch.equal(low, proposal.low) and torch.equal(high, proposal.high)
+    theta = inf.space.to_torch(inf.theta)
+    inside = torch.all((theta >= low) & (theta <= high), dim=-1)
+    assert bool(inside[200:].all()) and int(inside[:200].sum()) < 200
+    assert [n for n, _ in inf.backend.appended_rounds] == [int(inside.sum())]
+    # its draws stay inside the box (the support of the zoomed estimator's prior)
+    draws = inf.space.to_torch(inf.sample_array(300, seed=1))
+    assert bool(torch.all((draws >= low - 1e-6) & (draws <= high + 1e-6)))
     truth = np.array([200e-12, 10e-9])  # C, gL (sorted names)
     mean = inf.sample_array(300, seed=0).mean(axis=0)
     assert np.all(np.abs(mean - truth) / inf.space.width < 0.1)

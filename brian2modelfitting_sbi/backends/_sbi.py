@@ -117,12 +117,12 @@ class SbiBackend(InferenceBackend):
             kwargs[self.embedding_argument] = self.embedding_net
         return getattr(nets, self.builder_name)(model=self.estimator, **kwargs)
 
-    def _make_trainer(self) -> Any:
+    def _make_trainer(self, prior: torch.distributions.Distribution | None = None) -> Any:
         import sbi.inference as inference
 
         cls = getattr(inference, self.trainer_name)
         return cls(
-            prior=self.prior,
+            prior=self.prior if prior is None else prior,
             device=self.device,
             show_progress_bars=False,
             tracker=NullTracker(),

@@ -12,11 +12,14 @@ figures in ``docs/benchmarks.rst``), not inherited from sbi:
   keeps about ten gradient steps per epoch.
 - **Learning rate** grows with the square root of the batch (:func:`default_learning_rate`),
   so the larger batches do not need more epochs.
-- **Early stopping** waits :data:`PATIENCE` epochs without improvement (sbi: 20); the epoch
-  cap (:func:`default_max_epochs`) bounds the work to about :data:`SAMPLE_BUDGET`
-  per-sample gradient evaluations, within :data:`MIN_EPOCH_CAP`-:data:`MAX_EPOCH_CAP`.
-  With SNPE at 10,000 simulations this trained 2.9-3.5x faster than sbi's defaults, with a
-  C2ST against the exact posterior of 0.550 vs sbi's 0.533 (mean of six seeds).
+- **Early stopping** waits at least :data:`PATIENCE_STEPS` gradient steps without
+  improvement (:func:`default_patience`: 30 epochs up to ~10,000 simulations, fewer above,
+  never fewer than :data:`PATIENCE`; sbi: 20 epochs of batch 200); the epoch cap
+  (:func:`default_max_epochs`) bounds the work to about :data:`SAMPLE_BUDGET` per-sample
+  gradient evaluations, within :data:`MIN_EPOCH_CAP`-:data:`MAX_EPOCH_CAP`. A fixed 12 epochs
+  (ten steps each) trained SNPE at 10,000 simulations of the passive membrane 2.9-3.5x faster
+  than sbi's defaults (C2ST 0.550 vs 0.533), but stopped one HH training in four on a plateau
+  (``benchmarks/bench_training_seeds.py``) and left narrow posteriors under-resolved.
 - **SNRE** and **FMPE** keep sbi's batch, learning rate and patience (they declare
   ``training_defaults = 'sbi'``, see :data:`TRAINING_DEFAULTS`); NPSE takes the measured ones.
   SNRE's loss settings (25 atoms, patience 30) are its declared ``loss_defaults``
@@ -104,8 +107,19 @@ def _policy(backend: Any, index: int) -> str | None:
     return getattr(backend, attr, None)
 #: Learning rate at a batch of 1,000 (scaled by the square root of the batch size).
 LEARNING_RATE_AT_1000 = 2e-3
-#: Epochs without improvement of the validation loss before training stops.
+#: Fewest epochs without improvement of the validation loss before training stops.
 PATIENCE = 12
+#: Gradient steps without improvement before training stops (in epochs, within
+#: :data:`PATIENCE`-:data:`MAX_PATIENCE`). On the bundled HH recording (two parameters, a
+#: posterior 1/700 of the prior wide) 12 epochs of ten steps stopped one training seed in
+#: four on a plateau (validation loss -3.9 against -6.1 to -6.7 nats) and 30 epochs none; in a
+#: truncated second round, 30 epochs reached -9.0 nats against -8.0, with a g_na posterior
+#: 2.3x narrower (benchmarks/bench_training_seeds.py, bench_noise_width.py).
+PATIENCE_STEPS = 300
+#: Most epochs without improvement (small budgets have few steps per epoch).
+MAX_PATIENCE = 30
+#: Fraction of the simulations sbi holds out for validation (its default).
+VALIDATION_FRACTION = 0.1
 #: Per-sample gradient evaluations the epoch cap allows (≈ 40-60 s on one core for the
 #: default MAF), and the range of the cap. Measured runs stopped early well before it.
 SAMPLE_BUDGET = 3_000_000
@@ -156,14 +170,18 @@ def default_learning_rate(batch_size: int) -> float:
     return float(LEARNING_RATE_AT_1000 * math.sqrt(batch_size / 1000))
 
 
-def default_patience(num_simulations: int) -> int:
-    """Epochs without validation improvement before stopping (:data:`PATIENCE` for any size).
+def default_patience(num_simulations: int, batch_size: int | None = None) -> int:
+    """Epochs without validation improvement before stopping: :data:`PATIENCE_STEPS`
+    gradient steps at ``batch_size`` (default :func:`default_batch_size`), within
+    :data:`PATIENCE`-:data:`MAX_PATIENCE` epochs.
 
-    Measured with SNPE at 10,000 simulations over six training seeds (C2ST against the exact
-    posterior, sbi's defaults: 0.533 in 53 s): patience 10 gave 0.556 in 15 s, 12 gave 0.550
-    in 18 s, 15 gave 0.543 in 21 s. 12 is the shortest within 0.02 of sbi's C2ST.
+    With the default batch (about ten steps per epoch) that is 30 epochs up to about 11,000
+    simulations, 17 at 20,000 and 12 from 25,000 on.
     """
-    return PATIENCE
+    if batch_size is None:
+        batch_size = default_batch_size(num_simulations, 1)
+    steps = max(1, math.ceil((1 - VALIDATION_FRACTION) * num_simulations / batch_size))
+    return int(min(MAX_PATIENCE, max(PATIENCE, math.ceil(PATIENCE_STEPS / steps))))
 
 
 def default_max_epochs(num_simulations: int) -> int:
@@ -203,7 +221,7 @@ def default_training_options(
         options = {
             "training_batch_size": batch,
             "learning_rate": default_learning_rate(batch),
-            "stop_after_epochs": default_patience(num_simulations),
+            "stop_after_epochs": default_patience(num_simulations, batch),
             "max_num_epochs": default_max_epochs(num_simulations),
             "show_train_summary": False,
         }

@@ -1,17 +1,17 @@
-"""Truncated proposals for sequential NPE (TSNPE, Deistler et al. 2022).
+"""Truncated proposals for sequential NPE (TSNPE, Deistler et al. 2022), zoomed to a box.
 
-A later round draws its parameters from the prior restricted to the highest-density region
-of the current posterior at the observation: the region where the posterior's density exceeds
-its ``quantile``-quantile, so that ``1 - quantile`` of the posterior's mass lies inside.
-Because every round is then a draw from the prior restricted to a region that holds
-(nearly) all of the posterior, the estimator is trained with the ordinary maximum-likelihood
-loss on all rounds, without a proposal correction.
-
-Sampling: the region is bounded by the smallest axis-aligned box that holds the posterior
-draws used to set the threshold (widened by :data:`BOX_MARGIN` of its width on each side,
-within the prior's support); for the uniform unit-box prior the proposal draws uniformly in
-that box and keeps the draws above the threshold, so sampling costs do not grow as the
-posterior narrows. Other priors are sampled by rejection from the prior itself.
+A later round draws its parameters from the prior restricted to a box around the
+highest-density region of the current posterior at the observation: the smallest
+axis-aligned box that holds the posterior's draws whose density exceeds its
+``quantile``-quantile (so ``1 - quantile`` of the posterior's mass), widened by
+:data:`BOX_MARGIN` of its width on each side, within the prior's support. For the (log-)
+uniform box prior the round draws uniformly in that box, and the estimator of that round is
+trained afresh on every simulation inside the box with the box as its prior
+(:class:`~brian2modelfitting_sbi.backends.snpe.SNPEBackend`): the posterior under the prior
+restricted to a box that holds all of its mass is the posterior itself, and the network then
+resolves the box rather than the whole prior. Other priors (``prior=``) are sampled by
+rejection from the prior itself, inside the density region, and trained on all rounds with
+the ordinary maximum-likelihood loss.
 """
 
 from __future__ import annotations
@@ -100,10 +100,14 @@ class TruncatedPrior(Distribution):
                 inside = draws[log_q > self.threshold]
                 if len(inside) == 0:
                     inside = draws
-        width = inside.max(0).values - inside.min(0).values
-        self.low = torch.maximum(inside.min(0).values - BOX_MARGIN * width, low)
-        self.high = torch.minimum(inside.max(0).values + BOX_MARGIN * width, high)
+        # each side at the region's draws' ``quantile``-quantile of that parameter (not their
+        # extreme: a few far draws of a heavy-tailed estimate would span the prior)
+        edges = torch.quantile(inside, torch.tensor([self.quantile, 1.0 - self.quantile]), dim=0)
+        width = edges[1] - edges[0]
+        self.low = torch.maximum(edges[0] - BOX_MARGIN * width, low)
+        self.high = torch.minimum(edges[1] + BOX_MARGIN * width, high)
         self.box = _is_unit_box(prior)
+        self._support_volume = float(torch.prod(high - low))
         #: Fraction of the candidates accepted by the last :meth:`sample` call.
         self.acceptance: float | None = None
         super().__init__(event_shape=torch.Size([dim]), validate_args=False)
@@ -118,17 +122,18 @@ class TruncatedPrior(Distribution):
         ])
 
     def accepts(self, theta: Tensor) -> Tensor:
-        """Whether each row of ``theta`` lies inside the region (and the sampling box)."""
+        """Whether each row of ``theta`` lies inside the region: the box (box priors), the
+        density region inside the box (other priors)."""
         with torch.no_grad():
             in_box = torch.all((theta >= self.low) & (theta <= self.high), dim=-1)
-            if self.threshold == -math.inf:
+            if self.box or self.threshold == -math.inf:
                 return in_box
             return in_box & (self._log_q(theta) > self.threshold)
 
     @property
     def box_fraction(self) -> float:
-        """Volume of the sampling box over that of the unit box."""
-        return float(torch.prod(self.high - self.low))
+        """Volume of the sampling box over that of the prior's support."""
+        return float(torch.prod(self.high - self.low)) / self._support_volume
 
     def _candidates(self, n: int) -> Tensor:
         if self.box:
@@ -170,7 +175,9 @@ class TruncatedPrior(Distribution):
 def _raw_draws(posterior: Any, n: int) -> Tensor:
     """``n`` draws of ``posterior`` without rejection outside the prior (where sbi allows)."""
     try:
-        return posterior.sample((n,), show_progress_bars=False, reject_outside_prior=False)
+        with warnings.catch_warnings():  # the draws outside the prior are what we want here
+            warnings.filterwarnings("ignore", message=".*reject_outside_prior=False.*")
+            return posterior.sample((n,), show_progress_bars=False, reject_outside_prior=False)
     except TypeError:  # a posterior without that option
         return posterior.sample((n,), show_progress_bars=False)
 
