@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from sbi.utils import BoxUniform, RestrictedPrior
+from sbi.utils import BoxUniform
 from workflow_support import LEARNING, bounds, new_inferencer, run, window_features
 
 from brian2modelfitting_sbi import Inferencer
@@ -38,16 +38,17 @@ def test_truncated_prior_draws_inside_the_posterior_region():
     draws = truncated.sample((2000,))
     assert draws.shape == (2000, 2)
     assert torch.all(truncated.accepts(draws))
-    # uniform inside the region: its mean is the region's centre, its spread far wider than
-    # the posterior's (a uniform disc of radius ~3.7 sd has sd ~1.85 sd per axis)
+    # uniform in the box (a box prior is zoomed, not thresholded): its mean is the region's
+    # centre, its spread that of a uniform over +-~3.7 sd (sd ~2.1 sd per axis)
     assert torch.allclose(draws.mean(0), torch.tensor([0.3, 0.7]), atol=0.01)
     assert torch.all(draws.std(0) > 0.03)
-    assert 0.5 < truncated.acceptance <= 1.0  # a disc in its bounding box: pi/4
+    assert truncated.acceptance == 1.0
+    half = (truncated.high - truncated.low) / 2
+    assert torch.all(half > 3 * 0.02) and torch.all(half < 5 * 0.02)
     inside = truncated.log_prob(torch.tensor([[0.3, 0.7], [0.9, 0.1]]))
     assert torch.isfinite(inside[0]) and inside[1] == -torch.inf
-    # normalised: density x region area is one (area ~ box x acceptance)
-    area = truncated.box_fraction * truncated.acceptance
-    assert float(inside[0].exp()) * area == pytest.approx(1.0, rel=1e-5)
+    # normalised: density x box area is one
+    assert float(inside[0].exp()) * truncated.box_fraction == pytest.approx(1.0, rel=1e-5)
 
 
 def test_truncated_prior_checks_the_quantile():
@@ -102,11 +103,16 @@ def test_second_round_draws_from_the_truncated_prior(truncated_two_rounds):
     theta = inf.theta[200:]
     assert np.all(theta >= inf.space.lower) and np.all(theta <= inf.space.upper)
     assert bool(torch.all(proposal.accepts(inf.space.to_torch(theta))))
-    # sbi trained both rounds with the maximum-likelihood loss: round 2 counts as prior data
+    # round 2's estimator was trained afresh, with the maximum-likelihood loss, on the
+    # simulations inside the box (prior draws of the uniform prior on the box)
+    low, high = inf.backend.region
+    prior = inf.backend.trainer._prior
+    assert isinstance(prior, BoxUniform)
+    assert torch.allclose(prior.base_dist.low, low) and torch.allclose(prior.base_dist.high, high)
+    inside = torch.all((inf.space.to_torch(inf.theta) >= low)
+                       & (inf.space.to_torch(inf.theta) <= high), dim=-1)
     appended = inf.backend.appended_rounds
-    assert [n for n, _ in appended] == [200, 200]
-    assert isinstance(appended[1][1], RestrictedPrior)
-    assert appended[1][1]._prior is inf.backend.trainer._prior
+    assert [n for n, _ in appended] == [int(inside.sum())] and appended[0][1] is None
     assert inf.backend.last_training["multi_round"] == "truncated"
     assert inf.backend.last_training["force_first_round_loss"] is True
     truth = np.array([200e-12, 10e-9])  # C, gL (sorted names)
@@ -121,8 +127,11 @@ def test_truncated_inference_saves_loads_and_continues(truncated_two_rounds, tmp
     loaded = Inferencer.load(tmp_path / "t.zip", features=window_features())
     assert np.array_equal(loaded.sample_array(50, seed=1), inf.sample_array(50, seed=1))
     assert [r.from_prior for r in loaded.rounds] == [True, False]
-    # the loaded rounds are first-round data for the restored trainer, so it can continue
-    assert isinstance(loaded.backend.appended_rounds[1][1], RestrictedPrior)
+    # the restored trainer holds the simulations inside the saved box, its prior that box
+    assert all(torch.equal(a, b) for a, b in zip(loaded.backend.region, inf.backend.region,
+                                                  strict=True))
+    assert ([n for n, _ in loaded.backend.appended_rounds]
+            == [n for n, _ in inf.backend.appended_rounds])
     run(loaded, "snpe", 50, seed=11)
     assert len(loaded.rounds) == 3
     assert isinstance(loaded.rounds[2].proposal, TruncatedPrior)
