@@ -236,7 +236,8 @@ def test_snle_works_per_recording_and_warns_with_its_cost():
 def test_multi_round_snpe_is_refused_with_the_reason():
     inf = new_inferencer()
     run(inf, "snpe", 100, seed=4, n_rounds=2)
-    with pytest.raises(NotAmortizedError, match=r"trained in 2 rounds.*only valid at"):
+    reason = r"trained in 2 rounds.*a box around the posterior.*inside that box only"
+    with pytest.raises(NotAmortizedError, match=reason):
         inf.condition(traces()[0])
 
 

@@ -172,3 +172,18 @@ def test_the_report_simulates_with_the_inference_measurement_noise():
     report = inf.trust_report(n_predictive=60, n_local=10, n_local_draws=50, agreement=False,
                               verbose=False)
     assert report["predictive"].value < 4, str(report)
+
+
+def test_zoomed_rounds_get_their_local_calibration():
+    # a later truncated round trains its estimator afresh in a box around the posterior, so
+    # the estimator is amortized inside the box, where the local calibration's test
+    # parameters (posterior draws) lie: the check runs (and passes on this easy problem)
+    inf = new_inferencer()
+    inf.infer(200, backend="snpe", n_rounds=2, progress=False, training=CONVERGING,
+              estimator_options=dict(FAST_ESTIMATOR), seed=3, **bounds())
+    assert inf.backend.region is not None
+    report = inf.trust_report(**SMALL, verbose=False)
+    local = report["local calibration"]
+    assert local.verdict in ("pass", "warn"), str(report)
+    assert 0.5 <= local.value <= 1.0
+    assert report["estimator agreement"].verdict != "skipped"

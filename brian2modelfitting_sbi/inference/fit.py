@@ -143,8 +143,13 @@ def train_backend(
     options: TrainingOptions,
     sampling: SamplingOptions,
     seed: int | None,
+    region: dict[str, Any] | None = None,
 ) -> tuple[Any, int]:
     """Train ``backend`` (or a fresh ``cls``) on every round: ``(backend, rounds appended)``.
+
+    ``region``: the box of a zoomed SNPE (its saved ``config()['region']``), given to a fresh
+    backend so that it trains in that box even when the rounds' proposals are not at hand
+    (a loaded inference).
 
     A backend of another kind, or one retrained without new rounds (other settings), starts
     afresh on every round; otherwise only the rounds it has not seen are appended. A backend
@@ -176,6 +181,7 @@ def train_backend(
                 {"size": options.ensemble, "seed": seed},
                 **chosen.backend_options(sampling),
                 **_discrete_options(cls, features, feature_names, history, options),
+                **({} if region is None else {"region": region}),
             )
             appended = 0
         for r in history.rounds[appended:]:

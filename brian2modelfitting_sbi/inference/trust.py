@@ -62,6 +62,7 @@ def second_training(inferencer: Any, training: TrainingOptions | None, seed: int
     trained, _ = train_backend(
         member_kind(backend), None, 0, history, inferencer.space, inferencer.features,
         inferencer.feature_names, options=training, sampling=sampling, seed=seed,
+        region=config.get("region"),  # a zoomed SNPE's box (also for a loaded one)
     )
     return trained
 
@@ -87,7 +88,9 @@ def run_trust_report(
     space = inferencer.space
     skip: dict[str, str] = {}
     try:
-        amortized, _ = amortization_status(trained)
+        # a zoomed multi-round SNPE is amortized inside its box, where the posterior-predictive
+        # test parameters lie
+        amortized, _ = amortization_status(trained, within_region=True)
     except NotAmortizedError as exc:
         amortized = False
         skip["local calibration"] = f"not run: {exc}"
@@ -106,7 +109,7 @@ def run_trust_report(
             warnings.simplefilter("ignore", RuntimeWarning)  # cost and flags: the report says
             results = posteriors_from_features(
                 trained, x, [str(i) for i in range(len(x))], n_draws=n_draws, seed=at,
-                batched=True, with_map=False, threads=simulation.threads,
+                batched=True, with_map=False, threads=simulation.threads, within_region=True,
             )
         return np.stack([r.sample_array for r in results])
 

@@ -184,16 +184,39 @@ class AmortizedResults(Sequence):
         return self.to_dataframe().to_html(index=False)
 
 
-def amortization_status(trained: TrainedEstimator) -> tuple[bool, str]:
+def zoom_region(backend: Any) -> Any:
+    """The box a zoomed (truncated multi-round) SNPE estimator was last trained in, or None
+    (an ensemble's: its members')."""
+    members = getattr(backend, "members", None)
+    return getattr(members[0] if members else backend, "region", None)
+
+
+def amortization_status(
+    trained: TrainedEstimator, within_region: bool = False
+) -> tuple[bool, str]:
     """``(amortized, reason)`` for a trained inference.
 
     Raises :class:`~brian2modelfitting_sbi.errors.NotAmortizedError` for multi-round SNPE
-    (refused).
+    (refused). With ``within_region``, a multi-round SNPE whose last estimator was trained
+    afresh in a box (:func:`zoom_region`) counts as amortized: it is, for recordings whose
+    posterior lies inside that box (the trust report's local calibration, whose test
+    parameters are posterior draws, is such a use).
     """
     require_fitted(trained.posterior, "posterior", "infer()")
     require_fitted(trained.backend, "posterior", "infer()")
     kind = type(trained.backend).__name__
     amortized = bool(getattr(trained.backend, "amortized", False))
+    region = zoom_region(trained.backend) if trained.sequential else None
+    if amortized and region is not None and within_region:
+        return True, f"{kind} is amortized within the box of its last round"
+    if amortized and region is not None:
+        raise NotAmortizedError(
+            f"{kind} was trained in {trained.n_rounds} rounds: its last estimator learned from "
+            f"simulations in a box around the posterior at the training observation (the "
+            f"prior restricted to that box), so it is valid for recordings whose posterior "
+            f"lies inside that box only. Train one round from the prior to condition on many "
+            f"recordings: infer(n_samples, backend='snpe', n_rounds=1, restart=True, ...)"
+        )
     if amortized and trained.sequential:
         raise NotAmortizedError(
             f"{kind} was trained in {trained.n_rounds} rounds: from round 2 on, the "
@@ -239,13 +262,16 @@ def posteriors_from_features(
     with_map: bool = True,
     z_limit: float | None = None,
     threads: int | None = 1,
+    within_region: bool = False,
 ) -> AmortizedResults:
     """The posterior of every row of features ``x`` ``(B, k)`` from the trained estimator.
 
     See :meth:`Inferencer.condition_many <brian2modelfitting_sbi.Inferencer.condition_many>`
     for the parameters. Features must be finite (SI units, like the training features).
+    ``within_region``: see :func:`amortization_status` (for features simulated at parameters
+    inside a zoomed estimator's box).
     """
-    amortized, reason = amortization_status(trained)
+    amortized, reason = amortization_status(trained, within_region)
     space, feature_names = trained.space, list(trained.feature_names)
     x = np.atleast_2d(np.asarray(x, dtype=float))
     if x.ndim != 2 or x.shape[1] != len(feature_names) or not np.all(np.isfinite(x)):
