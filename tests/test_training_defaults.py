@@ -79,7 +79,7 @@ def test_patience_is_a_number_of_gradient_steps(n, patience):
 
 
 @pytest.mark.parametrize(
-    ("n", "cap"), [(1000, 1000), (5000, 600), (10_000, 300), (100_000, 300)]
+    ("n", "cap"), [(1000, 1000), (5000, 1000), (10_000, 600), (30_000, 300), (100_000, 300)]
 )
 def test_epoch_cap(n, cap):
     assert default_max_epochs(n) == cap
@@ -90,7 +90,7 @@ def test_training_options_at_10k_simulations():
         "training_batch_size": 1000,
         "learning_rate": pytest.approx(2e-3),
         "stop_after_epochs": 30,
-        "max_num_epochs": 300,
+        "max_num_epochs": 600,
         "show_train_summary": False,
     }
 

@@ -133,3 +133,19 @@ def test_results_of_unnormalized_posteriors(backend):
     assert abs(best["C"] / pF - 200) < 30 and abs(best["gL"] / nS - 10) < 2
     near, far = inf.log_prob({"C": [200, 350] * pF, "gL": [10, 25] * nS})
     assert np.isfinite(near) and near > far
+
+
+def test_a_zoomed_estimator_draws_raw_for_features_from_outside_its_box():
+    # features simulated far outside the box: sbi's rejection at the box would never finish;
+    # the raw draws come back at once, and they lie (mostly) outside the box
+    from brian2modelfitting_sbi.posterior.batch import draw_batched
+
+    inf, _ = two_round("snpe")
+    low, high = inf.backend.region
+    theta = inf.space.to_torch(inf.rounds[0].theta)
+    far = ~torch.all((theta >= low - 0.2) & (theta <= high + 0.2), dim=-1)
+    x = inf.x_to_torch(inf.rounds[0].x[far.numpy()][:5])
+    draws = draw_batched(inf.posterior, x, 50, seed=0, threads=1, within_prior=False)
+    assert draws.shape == (len(x), 50, 2)
+    outside = ~torch.all((draws >= low) & (draws <= high), dim=-1)
+    assert float(outside.float().mean()) > 0.5

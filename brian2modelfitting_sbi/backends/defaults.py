@@ -120,9 +120,11 @@ PATIENCE_STEPS = 300
 MAX_PATIENCE = 30
 #: Fraction of the simulations sbi holds out for validation (its default).
 VALIDATION_FRACTION = 0.1
-#: Per-sample gradient evaluations the epoch cap allows (≈ 40-60 s on one core for the
-#: default MAF), and the range of the cap. Measured runs stopped early well before it.
-SAMPLE_BUDGET = 3_000_000
+#: Per-sample gradient evaluations the epoch cap allows (≈ 80-120 s on one core for the
+#: default MAF), and the range of the cap. With a patience of 12 epochs measured runs stopped
+#: well before 3 million; with 300 steps, SNPE on hh4 at 10,000 simulations reached that cap
+#: (301 epochs), hence 6 million.
+SAMPLE_BUDGET = 6_000_000
 MIN_EPOCH_CAP = 300
 MAX_EPOCH_CAP = 1000
 #: ``sample_with`` value that lets SNLE/SNRE choose between rejection sampling and MCMC.

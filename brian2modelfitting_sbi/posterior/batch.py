@@ -9,6 +9,7 @@ gets the same samples alone or in any batch.
 from __future__ import annotations
 
 import hashlib
+import warnings
 from typing import Any
 
 import numpy as np
@@ -37,12 +38,21 @@ def content_seed(seed: int | None, x: np.ndarray) -> int | None:
 
 
 def draw_batched(
-    posterior: Any, x: torch.Tensor, n: int, seed: int | None, threads: int | None
+    posterior: Any, x: torch.Tensor, n: int, seed: int | None, threads: int | None,
+    within_prior: bool = True,
 ) -> torch.Tensor:
-    """``n`` samples for each row of ``x`` with one network pass per chunk: ``(B, n, d)``."""
+    """``n`` samples for each row of ``x`` with one network pass per chunk: ``(B, n, d)``.
+
+    ``within_prior=False`` keeps the estimator's draws outside the prior's support (sbi's
+    ``reject_outside_prior=False``): for an estimator trained in a box (zoomed rounds) at
+    features whose posterior may lie outside it, where rejection would never finish.
+    """
+    extra = {} if within_prior else {"reject_outside_prior": False}
+    quiet = warnings.catch_warnings()
     per_chunk = max(1, MAX_BATCH_DRAWS // n)
     out = []
-    with seeded(seed), torch_threads(threads), torch.no_grad():
+    with seeded(seed), torch_threads(threads), torch.no_grad(), quiet:
+        warnings.filterwarnings("ignore", message=".*reject_outside_prior=False.*")
         for start in range(0, len(x), per_chunk):
             chunk = x[start : start + per_chunk]
             samples = posterior.sample_batched(
@@ -50,6 +60,7 @@ def draw_batched(
                 x=chunk,
                 show_progress_bars=False,
                 max_sampling_batch_size=max(1, _SBI_BATCH_CAP // len(chunk)),
+                **extra,
             )
             out.append(samples.transpose(0, 1))
     return torch.cat(out)

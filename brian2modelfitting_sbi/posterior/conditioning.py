@@ -269,7 +269,8 @@ def posteriors_from_features(
     See :meth:`Inferencer.condition_many <brian2modelfitting_sbi.Inferencer.condition_many>`
     for the parameters. Features must be finite (SI units, like the training features).
     ``within_region``: see :func:`amortization_status` (for features simulated at parameters
-    inside a zoomed estimator's box).
+    inside a zoomed estimator's box); batched draws are then the estimator's raw draws, not
+    restricted to the box.
     """
     amortized, reason = amortization_status(trained, within_region)
     space, feature_names = trained.space, list(trained.feature_names)
@@ -296,7 +297,10 @@ def posteriors_from_features(
     if direct:
         if batched and hasattr(posterior, "sample_batched"):
             mode = "batched"
-            unit_samples = draw_batched(posterior, x_t, n_draws, seed, threads)
+            # inside a zoomed estimator's box: its raw draws (features from elsewhere would
+            # stall sbi's rejection at the box; draws outside it count against coverage)
+            unit_samples = draw_batched(posterior, x_t, n_draws, seed, threads,
+                                        within_prior=not within_region)
         else:
             mode = "per-recording"
             unit_samples = torch.stack(
