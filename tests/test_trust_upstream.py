@@ -36,7 +36,7 @@ def test_the_report_on_upstreams_hh_example_says_do_not_trust():
 def test_made_right_the_example_recovers_every_generating_value():
     # the recordings' initial state (closed gates at -65 mV), their noise, one spike rule,
     # and the budget in three zoomed rounds: every generating value inside its 90% interval
-    # and within 3% of the posterior median (as written, three of four are outside)
+    # and within 3% of the posterior median (as written, all four are outside)
     inp, out = load(DATA)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

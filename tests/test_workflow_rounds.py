@@ -149,3 +149,19 @@ def test_a_zoomed_estimator_draws_raw_for_features_from_outside_its_box():
     assert draws.shape == (len(x), 50, 2)
     outside = ~torch.all((draws >= low) & (draws <= high), dim=-1)
     assert float(outside.float().mean()) > 0.5
+
+
+def test_a_box_that_misses_the_posterior_falls_back_to_the_whole_prior(monkeypatch):
+    # where the zoomed estimator puts most of its mass at the observation outside its box,
+    # the box did not hold the posterior: the round is trained on every simulation with the
+    # whole prior instead, and a warning says so
+    from brian2modelfitting_sbi.backends.snpe import SNPEBackend
+
+    monkeypatch.setattr(SNPEBackend, "box_mass", lambda self: 0.1)
+    inf = new_inferencer()
+    with pytest.warns(RuntimeWarning, match=r"10.0% of the zoomed estimator's draws.*does not "
+                                            r"hold the posterior"):
+        run(inf, "snpe", 150, seed=5, n_rounds=2)
+    assert inf.backend.region is None
+    assert [n for n, _ in inf.backend.appended_rounds] == [150, 150]
+    assert inf.sample_array(50, seed=0).shape == (50, 2)

@@ -172,6 +172,10 @@ class EnsembleBackend(InferenceBackend):
         for i, member in enumerate(self.members):
             torch.manual_seed(base + i * SEED_STRIDE)
             member.train()
+        zoomed = [getattr(m, "region", None) is not None for m in self.members]
+        if any(zoomed) and not all(zoomed):  # one box or none for all (one saved config)
+            for member in self.members:
+                member.unzoom()
         losses = [validation_loss(m) for m in self.members]
         self.kept = kept_members(losses)
         left_out = [i for i in range(self.size) if i not in self.kept]

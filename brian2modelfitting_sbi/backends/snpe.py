@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -21,6 +22,13 @@ from .truncation import DEFAULT_QUANTILE, TruncatedPrior
 MULTI_ROUND = ("truncated", "combined", "atomic")
 #: The default (measured, see docs/guide/multiround.rst).
 DEFAULT_MULTI_ROUND = "truncated"
+#: Least fraction of a zoomed estimator's raw draws at the observation that must fall inside
+#: its box; below it the box did not hold the posterior (the observation is unlike the
+#: simulations, or the previous round was overconfident), and the round is trained on all
+#: simulations with the whole prior instead, with a warning.
+MIN_BOX_MASS = 0.5
+#: Raw draws that estimate that fraction.
+BOX_MASS_DRAWS = 2000
 #: Our training keys, not sbi's.
 OWN_KEYS = ("multi_round", "truncation_quantile")
 _LOSS = {
@@ -83,6 +91,7 @@ class SNPEBackend(SbiBackend):
             self.region = (torch.as_tensor(region["low"], dtype=torch.float32),
                            torch.as_tensor(region["high"], dtype=torch.float32))
         self._rounds: list[tuple[Tensor, Tensor]] = []
+        self._x_o: Tensor | None = None
 
     @staticmethod
     def mode_of(training: Mapping[str, Any] | None) -> str:
@@ -151,6 +160,7 @@ class SNPEBackend(SbiBackend):
         if (self.multi_round_mode == "truncated" and isinstance(proposal, TruncatedPrior)
                 and proposal.box):
             self.region = (proposal.low.detach().clone(), proposal.high.detach().clone())
+            self._x_o = getattr(proposal.posterior, "default_x", None)
         super().append_simulations(theta, x, proposal)
 
     def _inside(self, rounds: Sequence[tuple[Tensor, Tensor]]) -> tuple[Tensor, Tensor]:
@@ -194,16 +204,66 @@ class SNPEBackend(SbiBackend):
         if mode == "truncated":  # the maximum-likelihood loss: no atoms, nothing to combine
             for key in ("use_combined_loss", "num_atoms"):
                 self.training.pop(key, None)
-        if mode == "truncated" and self.region is not None:
+        zoomed = mode == "truncated" and self.region is not None
+        if zoomed:
             # a fresh estimator on the simulations inside the region, the region its prior
             theta, x = self._inside_checked(self._rounds)
             self.trainer = self._region_trainer()
             self.trainer.append_simulations(theta, x)
         try:
             super().train()
+            mass = self.box_mass() if zoomed else None
+            if mass is not None and mass < MIN_BOX_MASS:
+                warnings.warn(
+                    f"truncated rounds: only {mass:.1%} of the zoomed estimator's draws at the "
+                    f"observation fall inside its box, which therefore does not hold the "
+                    f"posterior (an observation unlike every simulation, or an overconfident "
+                    f"previous round); trained on all {sum(len(t) for t, _ in self._rounds)} "
+                    f"simulations with the whole prior instead. Check with trust_report()",
+                    RuntimeWarning,
+                    stacklevel=3,
+                )
+                self._train_unzoomed()
         finally:
             self.training = user
         self.last_training = {"multi_round": mode, **self.last_training}
+
+    def _train_unzoomed(self) -> None:
+        """Train on every round with the whole prior (the rounds are prior-distributed inside
+        nested boxes: the maximum-likelihood loss), forgetting the region."""
+        self.region = None
+        self.trainer = self._make_trainer()
+        for theta, x in self._rounds:
+            self.trainer.append_simulations(theta, x)
+        super().train()
+
+    def unzoom(self) -> None:
+        """Retrain on every round with the whole prior (what a failed zoom falls back to; an
+        ensemble asks its members to agree)."""
+        if self.region is None:
+            return
+        user = self.training
+        sbi_settings = {k: v for k, v in user.items() if k not in OWN_KEYS}
+        self.training = {**_LOSS["truncated"], **sbi_settings}
+        for key in ("use_combined_loss", "num_atoms"):
+            self.training.pop(key, None)
+        try:
+            self._train_unzoomed()
+        finally:
+            self.training = user
+
+    def box_mass(self) -> float | None:
+        """Fraction of the estimator's raw draws at the observation inside :attr:`region`
+        (None without a region or an observation)."""
+        if self.region is None or self._x_o is None or self.density_estimator is None:
+            return None
+        low, high = self.region
+        posterior = self.trainer.build_posterior(self.density_estimator)
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*reject_outside_prior=False.*")
+            raw = posterior.sample((BOX_MASS_DRAWS,), x=self._x_o, show_progress_bars=False,
+                                   reject_outside_prior=False)
+        return float(torch.all((raw >= low) & (raw <= high), dim=-1).float().mean())
 
     def config(self) -> dict[str, Any]:
         """As for the other sbi backends, plus the ``region`` of a truncated round."""
