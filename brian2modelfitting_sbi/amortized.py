@@ -6,8 +6,9 @@ result type for the observed data and for new recordings.
 """
 
 from .errors import NotAmortizedError  # noqa: F401
+from .posterior.amortization import amortization_status  # noqa: F401
 from .posterior.batch import batched_map, content_seed, draw_batched  # noqa: F401
-from .posterior.conditioning import AmortizedResults, amortization_status  # noqa: F401
+from .posterior.conditioning import AmortizedResults  # noqa: F401
 from .posterior.recordings import batch_result, check_protocol, normalize_recording  # noqa: F401
 from .posterior.result import Posterior as RecordingPosterior  # noqa: F401
 

@@ -19,7 +19,8 @@ from brian2 import Quantity
 from ..archive import SavedFeatures
 from ..errors import ProblemError, check_count, renamed, require_fitted
 from ..posterior import AmortizedResults, Posterior, TrainedEstimator, posteriors_from_features
-from ..posterior.conditioning import amortization_status, check_options
+from ..posterior.amortization import amortization_status
+from ..posterior.conditioning import check_options
 from ..posterior.diagnostics import check_calibration_options, run_calibration
 from ..posterior.predictive import plot_predictive, simulate_outputs
 from ..posterior.recordings import recording_features

@@ -18,7 +18,7 @@ import numpy as np
 from ..backends.ensemble import member_kind
 from ..errors import NotAmortizedError
 from ..posterior import Posterior, TrainedEstimator, posteriors_from_features
-from ..posterior.conditioning import amortization_status
+from ..posterior.amortization import amortization_status
 from ..posterior.sampling import draw
 from ..posterior.trust import TrustBudget, TrustReport, trust_report
 from ..threads import torch_threads

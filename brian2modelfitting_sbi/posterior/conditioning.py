@@ -27,9 +27,10 @@ import numpy as np
 import torch
 from brian2 import Quantity
 
-from ..errors import NotAmortizedError, ProblemError, require_fitted
+from ..errors import NotAmortizedError, ProblemError
 from ..priors import ParameterSpace
 from ..threads import torch_threads
+from .amortization import amortization_status  # noqa: F401 - its home before
 from .batch import MAP_STARTS, batched_map, content_seed, draw_batched
 from .diagnostics import Z_LIMIT, check_observation
 from .result import Posterior
@@ -39,7 +40,6 @@ __all__ = [
     "AmortizedResults",
     "NotAmortizedError",
     "TrainedEstimator",
-    "amortization_status",
     "check_options",
     "posteriors_from_features",
 ]
@@ -184,62 +184,6 @@ class AmortizedResults(Sequence):
         return self.to_dataframe().to_html(index=False)
 
 
-def zoom_region(backend: Any) -> Any:
-    """The box a zoomed (truncated multi-round) SNPE estimator was last trained in, or None
-    (an ensemble's: its members')."""
-    members = getattr(backend, "members", None)
-    return getattr(members[0] if members else backend, "region", None)
-
-
-def amortization_status(
-    trained: TrainedEstimator, within_region: bool = False
-) -> tuple[bool, str]:
-    """``(amortized, reason)`` for a trained inference.
-
-    Raises :class:`~brian2modelfitting_sbi.errors.NotAmortizedError` for multi-round SNPE
-    (refused). With ``within_region``, a multi-round SNPE whose last estimator was trained
-    afresh in a box (:func:`zoom_region`) counts as amortized: it is, for recordings whose
-    posterior lies inside that box (the trust report's local calibration, whose test
-    parameters are posterior draws, is such a use).
-    """
-    require_fitted(trained.posterior, "posterior", "infer()")
-    require_fitted(trained.backend, "posterior", "infer()")
-    kind = type(trained.backend).__name__
-    amortized = bool(getattr(trained.backend, "amortized", False))
-    region = zoom_region(trained.backend) if trained.sequential else None
-    if amortized and region is not None and within_region:
-        return True, f"{kind} is amortized within the box of its last round"
-    if amortized and region is not None:
-        raise NotAmortizedError(
-            f"{kind} was trained in {trained.n_rounds} rounds: its last estimator learned from "
-            f"simulations in a box around the posterior at the training observation (the "
-            f"prior restricted to that box), so it is valid for recordings whose posterior "
-            f"lies inside that box only. Train one round from the prior to condition on many "
-            f"recordings: infer(n_samples, backend='snpe', n_rounds=1, restart=True, ...)"
-        )
-    if amortized and trained.sequential:
-        raise NotAmortizedError(
-            f"{kind} was trained in {trained.n_rounds} rounds: from round 2 on, the "
-            f"simulations were drawn from the posterior at the training observation, and the "
-            f"proposal-corrected estimator is only valid at (and near) that observation, not "
-            f"for other recordings. Train one round from the prior to condition on many "
-            f"recordings: infer(n_samples, backend='snpe', n_rounds=1, restart=True, ...)"
-        )
-    if amortized:
-        return True, f"{kind} is amortized"
-    reason = (
-        f"{kind} is not amortized: each recording's posterior needs its own sampling run "
-        f"(MCMC or rejection sampling)"
-    )
-    if trained.sequential:
-        reason += (
-            f"; moreover its estimator was trained in {trained.n_rounds} rounds on "
-            f"simulations concentrated near the training observation, so it is less accurate "
-            f"for recordings far from it"
-        )
-    return False, reason
-
-
 def check_options(n_draws: Any, level: Any, z_limit: Any) -> None:
     """Refuse sampling options of :func:`posteriors_from_features` before any work."""
     if isinstance(n_draws, bool) or not isinstance(n_draws, int | np.integer) or n_draws < 2:
@@ -268,9 +212,10 @@ def posteriors_from_features(
 
     See :meth:`Inferencer.condition_many <brian2modelfitting_sbi.Inferencer.condition_many>`
     for the parameters. Features must be finite (SI units, like the training features).
-    ``within_region``: see :func:`amortization_status` (for features simulated at parameters
-    inside a zoomed estimator's box); batched draws are then the estimator's raw draws, not
-    restricted to the box.
+    ``within_region``: see
+    :func:`~brian2modelfitting_sbi.posterior.amortization.amortization_status` (for
+    features simulated at parameters inside a zoomed estimator's box); batched draws are then
+    the estimator's raw draws, not restricted to the box.
     """
     amortized, reason = amortization_status(trained, within_region)
     space, feature_names = trained.space, list(trained.feature_names)
