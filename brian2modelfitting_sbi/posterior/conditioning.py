@@ -30,7 +30,7 @@ from brian2 import Quantity
 from ..errors import NotAmortizedError, ProblemError
 from ..priors import ParameterSpace
 from ..threads import torch_threads
-from .amortization import amortization_status  # noqa: F401 - its home before
+from .amortization import amortization_status, zoom_region  # noqa: F401 - re-exported
 from .batch import MAP_STARTS, batched_map, content_seed, draw_batched
 from .diagnostics import Z_LIMIT, check_observation
 from .result import Posterior
@@ -244,8 +244,9 @@ def posteriors_from_features(
             mode = "batched"
             # inside a zoomed estimator's box: its raw draws (features from elsewhere would
             # stall sbi's rejection at the box; draws outside it count against coverage)
+            raw = within_region and zoom_region(trained.backend) is not None
             unit_samples = draw_batched(posterior, x_t, n_draws, seed, threads,
-                                        within_prior=not within_region)
+                                        within_prior=not raw)
         else:
             mode = "per-recording"
             unit_samples = torch.stack(
