@@ -51,9 +51,9 @@ class SNPEBackend(SbiBackend):
     prior on the region as its prior. Its posterior is the posterior restricted to the
     region, i.e. the posterior itself when the region holds all of its mass, and the network's
     resolution (and its z-scoring) is spent on the region, not on the whole prior: on the
-    bundled HH recording, two rounds of 2,000 gave the g_na width that 20,000 simulations in a
-    box around the posterior give, where one round of 20,000 from the prior was ten times
-    wider (``benchmarks/bench_noise_width.py``).
+    bundled HH recording, four rounds of 1,000 gave a g_na width within 0.9-1.7 times the
+    data's own (measured with 20,000 simulations in a box around the posterior), where one
+    round of 20,000 from the prior was 15 times wider (``benchmarks/bench_noise_width.py``).
 
     Parameters
     ----------
