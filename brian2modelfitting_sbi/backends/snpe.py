@@ -11,7 +11,7 @@ from torch import Tensor
 
 from ._sbi import SbiBackend
 from .base import SavedRound
-from .truncation import DEFAULT_QUANTILE, TruncatedPrior
+from .truncation import DEFAULT_QUANTILE, TruncatedPrior, raw_draws
 
 #: How later rounds are drawn and trained (``training={'multi_round': ...}``):
 #: ``'truncated'``: TSNPE, the prior truncated to a box around the posterior's
@@ -164,11 +164,17 @@ class SNPEBackend(SbiBackend):
         super().append_simulations(theta, x, proposal)
 
     def _inside(self, rounds: Sequence[tuple[Tensor, Tensor]]) -> tuple[Tensor, Tensor]:
-        """The simulations of ``rounds`` whose parameters lie inside :attr:`region`."""
+        """The simulations of ``rounds`` whose parameters lie inside :attr:`region` (at least
+        two, else a RuntimeError)."""
         low, high = self.region
         theta = torch.cat([t for t, _ in rounds])
         x = torch.cat([x for _, x in rounds])
         keep = torch.all((theta >= low) & (theta <= high), dim=-1)
+        if int(keep.sum()) < 2:
+            raise RuntimeError(
+                f"truncated rounds: {int(keep.sum())} simulations inside the region to train "
+                f"on; simulate more in the next round"
+            )
         return theta[keep], x[keep]
 
     def _region_trainer(self) -> Any:
@@ -177,15 +183,6 @@ class SNPEBackend(SbiBackend):
 
         low, high = self.region
         return self._make_trainer(BoxUniform(low, high, device=self.device))
-
-    def _inside_checked(self, rounds: Sequence[tuple[Tensor, Tensor]]) -> tuple[Tensor, Tensor]:
-        theta, x = self._inside(rounds)
-        if len(theta) < 2:
-            raise RuntimeError(
-                f"truncated rounds: {len(theta)} simulations inside the region to train on; "
-                f"simulate more in the next round"
-            )
-        return theta, x
 
     def train(self) -> None:
         """Train; later rounds as :attr:`multi_round_mode` says.
@@ -199,15 +196,11 @@ class SNPEBackend(SbiBackend):
         self.check_training(self.training)
         user = self.training
         mode = self.multi_round_mode
-        sbi_settings = {k: v for k, v in user.items() if k not in OWN_KEYS}
-        self.training = {**_LOSS[mode], **sbi_settings}
-        if mode == "truncated":  # the maximum-likelihood loss: no atoms, nothing to combine
-            for key in ("use_combined_loss", "num_atoms"):
-                self.training.pop(key, None)
+        self.training = self._sbi_training(mode)
         zoomed = mode == "truncated" and self.region is not None
         if zoomed:
             # a fresh estimator on the simulations inside the region, the region its prior
-            theta, x = self._inside_checked(self._rounds)
+            theta, x = self._inside(self._rounds)
             self.trainer = self._region_trainer()
             self.trainer.append_simulations(theta, x)
         try:
@@ -228,6 +221,17 @@ class SNPEBackend(SbiBackend):
             self.training = user
         self.last_training = {"multi_round": mode, **self.last_training}
 
+    def _sbi_training(self, mode: str) -> dict[str, Any]:
+        """The user's training settings as sbi's ``train`` takes them in ``mode``: our own
+        keys out, the mode's loss in (the truncated mode's maximum-likelihood loss has no
+        atoms and nothing to combine)."""
+        settings = {**_LOSS[mode], **{k: v for k, v in self.training.items()
+                                        if k not in OWN_KEYS}}
+        if mode == "truncated":
+            for key in ("use_combined_loss", "num_atoms"):
+                settings.pop(key, None)
+        return settings
+
     def _train_unzoomed(self) -> None:
         """Train on every round with the whole prior (the rounds are prior-distributed inside
         nested boxes: the maximum-likelihood loss), forgetting the region."""
@@ -243,10 +247,7 @@ class SNPEBackend(SbiBackend):
         if self.region is None:
             return
         user = self.training
-        sbi_settings = {k: v for k, v in user.items() if k not in OWN_KEYS}
-        self.training = {**_LOSS["truncated"], **sbi_settings}
-        for key in ("use_combined_loss", "num_atoms"):
-            self.training.pop(key, None)
+        self.training = self._sbi_training("truncated")
         try:
             self._train_unzoomed()
         finally:
@@ -258,11 +259,9 @@ class SNPEBackend(SbiBackend):
         if self.region is None or self._x_o is None or self.density_estimator is None:
             return None
         low, high = self.region
-        posterior = self.trainer.build_posterior(self.density_estimator)
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*reject_outside_prior=False.*")
-            raw = posterior.sample((BOX_MASS_DRAWS,), x=self._x_o, show_progress_bars=False,
-                                   reject_outside_prior=False)
+        posterior = self.trainer.build_posterior(self.density_estimator).set_default_x(self._x_o)
+        with torch.no_grad():
+            raw = raw_draws(posterior, BOX_MASS_DRAWS)
         return float(torch.all((raw >= low) & (raw <= high), dim=-1).float().mean())
 
     def config(self) -> dict[str, Any]:
@@ -280,7 +279,7 @@ class SNPEBackend(SbiBackend):
         if self.region is None:
             return super().restore(state, rounds, x_o)
         every = [(r.theta, r.x) for r in rounds if len(r.theta)]
-        theta, x = self._inside_checked(every)
+        theta, x = self._inside(every)
         self.trainer = self._region_trainer()
         posterior = super().restore(state, [SavedRound(theta, x, True)], x_o)
         self._rounds = every

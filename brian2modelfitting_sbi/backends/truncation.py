@@ -77,7 +77,7 @@ class TruncatedPrior(Distribution):
             sizes = [min(BLOCK, int(n_draws) - k) for k in range(0, int(n_draws), BLOCK)]
             # raw draws: sbi's rejection of draws outside the prior stalls for a posterior
             # that has leaked out of the box; the region is the part inside the support
-            draws = torch.cat([_raw_draws(posterior, m) for m in sizes])
+            draws = torch.cat([raw_draws(posterior, m) for m in sizes])
             dim = draws.shape[-1]
             draws = draws[torch.isfinite(prior.log_prob(draws))]
             #: Fraction of the posterior's raw draws inside the prior's support.
@@ -143,6 +143,9 @@ class TruncatedPrior(Distribution):
     def sample(self, sample_shape: tuple[int, ...] = (), **_: Any) -> Tensor:
         """Draws from the truncated prior (keyword arguments of sbi's ``sample`` ignored)."""
         n = int(math.prod(sample_shape))
+        if self.box:  # the region is the box: uniform draws, nothing rejected
+            self.acceptance = 1.0
+            return self._candidates(n).reshape(*sample_shape, -1)
         kept, tried, total = [], 0, 0
         while total < n:
             batch = max(1000, OVERSAMPLING * (n - total))
@@ -172,8 +175,9 @@ class TruncatedPrior(Distribution):
         return torch.where(inside, log_p - math.log(max(mass, 1e-300)), -math.inf)
 
 
-def _raw_draws(posterior: Any, n: int) -> Tensor:
-    """``n`` draws of ``posterior`` without rejection outside the prior (where sbi allows)."""
+def raw_draws(posterior: Any, n: int) -> Tensor:
+    """``n`` draws of ``posterior`` (at its default x) without rejection outside the prior
+    (where sbi allows), without sbi's warning about the draws outside."""
     try:
         with warnings.catch_warnings():  # the draws outside the prior are what we want here
             warnings.filterwarnings("ignore", message=".*reject_outside_prior=False.*")

@@ -48,10 +48,9 @@ def draw_batched(
     features whose posterior may lie outside it, where rejection would never finish.
     """
     extra = {} if within_prior else {"reject_outside_prior": False}
-    quiet = warnings.catch_warnings()
     per_chunk = max(1, MAX_BATCH_DRAWS // n)
     out = []
-    with seeded(seed), torch_threads(threads), torch.no_grad(), quiet:
+    with seeded(seed), torch_threads(threads), torch.no_grad(), warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*reject_outside_prior=False.*")
         for start in range(0, len(x), per_chunk):
             chunk = x[start : start + per_chunk]
