@@ -88,6 +88,7 @@ def test_a_well_specified_inference_passes():
 
 def test_the_cost_is_printed_first_and_bounded(capsys):
     inf = well_specified()
+    capsys.readouterr()  # what training printed, if this test trained the shared inference
     report = inf.trust_report(n_predictive=20, n_local=5, n_local_draws=50, n_draws=50,
                               agreement=False)
     printed = capsys.readouterr().out
