@@ -20,6 +20,7 @@ from brian2.devices.device import RuntimeDevice, reset_device, set_device
 from brian2.units.fundamentalunits import DIMENSIONLESS, Unit, get_dimensions
 from brian2.utils.logger import catch_logs
 
+from ._heap import frozen_heap
 from .errors import ProblemError
 
 __all__ = ["check_model", "parse_equations", "unit_code"]
@@ -124,7 +125,8 @@ def _try_group(
         group = NeuronGroup(
             1, equations, dt=dt * second, namespace=dict(namespace), name=_GROUP, **kwargs
         )
-        Network(group).run(0 * second, namespace=dict(namespace))
+        with frozen_heap():
+            Network(group).run(0 * second, namespace=dict(namespace))
     except Exception as exc:  # Brian's errors come in many types
         return exc
     finally:

@@ -51,6 +51,18 @@ def _targets(module: str, node: ast.AST) -> list[str]:
     return [name for name in found if name == PACKAGE or name.startswith(PACKAGE + ".")]
 
 
+def _lazy_targets(module: str, node: ast.AST) -> list[str]:
+    """Modules a package imports on first use of a name: its ``_LAZY = {name: submodule}``."""
+    if not (
+        isinstance(node, ast.Assign)
+        and any(isinstance(t, ast.Name) and t.id == "_LAZY" for t in node.targets)
+        and isinstance(node.value, ast.Dict)
+    ):
+        return []
+    base = module if MODULES[module].name == "__init__.py" else module.rsplit(".", 1)[0]
+    return [f"{base}.{v.value}" for v in node.value.values if isinstance(v, ast.Constant)]
+
+
 def _imports(module: str) -> tuple[set[str], list[tuple[int, str]]]:
     """(module-level imports of the package's modules, (line, name) of those in functions)."""
     tree = ast.parse(MODULES[module].read_text())
@@ -61,6 +73,7 @@ def _imports(module: str) -> tuple[set[str], list[tuple[int, str]]]:
             for inner in ast.walk(node):
                 nested += [(inner.lineno, t) for t in _targets(module, inner)]
     for node in tree.body:
+        top.update(t for t in _lazy_targets(module, node) if t != module)
         statements = [node]
         if isinstance(node, ast.If | ast.Try):  # e.g. TYPE_CHECKING blocks, fallbacks
             statements = list(ast.walk(node))
@@ -118,6 +131,11 @@ def test_the_cycle_finder_finds_a_cycle() -> None:
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
 
 
+def test_lazy_imports_are_edges_of_the_graph() -> None:
+    features = f"{PACKAGE}.features"
+    assert f"{features}.library" in GRAPH[features]  # EphysFeatures, imported on first use
+
+
 def test_no_import_cycles() -> None:
     assert _cycles(GRAPH) == []
 
@@ -150,11 +168,12 @@ def test_layers_import_downwards(direction: tuple[str, str]) -> None:
     assert {k: v for k, v in offending.items() if v} == {}
 
 
-@pytest.mark.parametrize("module", ["errors", "threads", "modelcheck", "arguments"])
+@pytest.mark.parametrize("module", ["errors", "threads", "modelcheck", "arguments", "_heap"])
 def test_the_bottom_layer_imports_only_the_errors(module: str) -> None:
-    """The errors, the thread control, the model check and the argument conversions sit at
-    the bottom: every module may use them, and they use nothing of the package but errors."""
-    assert GRAPH[f"{PACKAGE}.{module}"] <= {f"{PACKAGE}.errors"}
+    """The errors, the thread control, the model check, the argument conversions and the
+    collector control sit at the bottom: every module may use them, and they use nothing of
+    the package but errors (and the collector control)."""
+    assert GRAPH[f"{PACKAGE}.{module}"] <= {f"{PACKAGE}.errors", f"{PACKAGE}._heap"}
 
 
 def test_modules_are_small() -> None:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
+
 import numpy as np
 import pytest
 from conftest import FAST_ESTIMATOR, FAST_TRAINING, fitter_args
@@ -81,3 +85,27 @@ def test_vectorized_callable_with_the_wrong_shape(passive):
 def test_callable_undefined_on_the_recordings(passive):
     with pytest.raises(ProblemError, match="non-finite"):
         Inferencer(**fitter_args(passive), features=[lambda v: np.nan])
+
+
+def test_a_run_with_callables_does_not_import_the_feature_library():
+    """The library's numba kernels (about 50 MB) load on first use of EphysFeatures only."""
+    code = textwrap.dedent("""
+        import sys
+        import numpy as np
+        from brian2 import ms, mV, nA, nS, pF
+        from brian2modelfitting_sbi import Inferencer
+        current = np.zeros((1, 100)); current[0, 20:80] = 0.3
+        inf = Inferencer("dv/dt = (gL*(-70*mV - v) + I)/C : volt\\ngL : siemens (constant)\\n"
+                         "C : farad (constant)", input_var="I", input=current * nA,
+                         output_var="v", output=np.full((1, 100), -70.0) * mV, dt=0.1 * ms,
+                         method="euler", param_init={"v": -70 * mV}, target="numpy",
+                         features=[np.mean, np.max])
+        inf.set_bounds(gL=[1 * nS, 20 * nS], C=[50 * pF, 400 * pF])
+        inf.simulate(4, seed=0, progress=False)
+        assert "numba" not in sys.modules, "numba imported"
+        from brian2modelfitting_sbi.features import EphysFeatures
+        assert "numba" in sys.modules and EphysFeatures.__module__.endswith(".library")
+    """)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]

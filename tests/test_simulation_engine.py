@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import cloudpickle
 import numpy as np
 import pytest
@@ -9,6 +11,7 @@ from brian2 import ms, mV
 from conftest import EL, fitter_args, passive_inputs, window_features
 
 from brian2modelfitting_sbi import Inferencer
+from brian2modelfitting_sbi._heap import frozen_heap
 from brian2modelfitting_sbi.features import CallableFeatures, as_provider
 from brian2modelfitting_sbi.problem import Problem, ProblemError
 from brian2modelfitting_sbi.simulation import (
@@ -203,6 +206,40 @@ def test_monitor_memory_reserved_once():
     assert dyn.data.base is buffer  # never reallocated
 
 
+def test_brians_collection_in_a_run_skips_the_objects_from_before_it():
+    """Brian's Network.run collects garbage first; the chunk's run hides the older objects
+    from it (the whole fixed cost of a chunk with torch loaded), and unhides them after."""
+    problem = make_problem(n_steps=50)
+    sim = ChunkSimulator(problem, NAMES, 2, Recording(("v",)), "numpy")
+    frozen_during_full_collections = []
+
+    def watch(phase: str, info: dict) -> None:
+        if phase == "start" and info["generation"] == 2:
+            frozen_during_full_collections.append(gc.get_freeze_count())
+
+    gc.callbacks.append(watch)
+    try:
+        sim.run(draw(2))
+    finally:
+        gc.callbacks.remove(watch)
+    assert frozen_during_full_collections and min(frozen_during_full_collections) > 1000
+    assert gc.get_freeze_count() == 0
+
+
+def test_frozen_heap_leaves_a_frozen_heap_alone():
+    gc.freeze()
+    try:
+        count = gc.get_freeze_count()
+        with frozen_heap():
+            assert gc.get_freeze_count() == count
+        assert gc.get_freeze_count() == count  # not unfrozen by us
+    finally:
+        gc.unfreeze()
+    with frozen_heap():
+        assert gc.get_freeze_count() > 0
+    assert gc.get_freeze_count() == 0
+
+
 def test_copy_false_gives_views_and_copy_true_owns():
     problem = make_problem(n_steps=100)
     sim = ChunkSimulator(problem, NAMES, 2, Recording(("v",)), "numpy")
@@ -255,6 +292,9 @@ def test_default_chunk_size_from_budget():
     # at least one chunk per worker (each worker has the whole budget)
     assert default_chunk_size(problem, rec, 100, n_workers=2) == 50
     assert default_chunk_size(problem, rec, 100, memory_budget=1) == 1
+    # enough neurons (TARGET_NEURONS = 4096 here: 2,048 samples of 2 traces) and no more
+    assert default_chunk_size(problem, rec, 10_000) == 2000  # 5 even chunks
+    assert default_chunk_size(problem, rec, 10_000, memory_budget=1000 * per) == 1000
     noisy = make_problem(noisy=True)
     assert bytes_per_sample(noisy, rec) == per + 8 * 2 * 300  # the pre-drawn noise
 

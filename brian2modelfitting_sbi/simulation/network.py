@@ -36,6 +36,7 @@ from brian2 import seed as brian_seed
 from brian2.devices.device import RuntimeDevice, reset_device
 from brian2.units.fundamentalunits import DIMENSIONLESS
 
+from .._heap import frozen_heap
 from ..errors import ProblemError
 from ..modelcheck import parse_equations, unit_code
 from ..problem import Problem
@@ -339,7 +340,8 @@ class ChunkSimulator:
                 fill_noise([t.values for t in self.parts.noise], entropy, start, m, n_traces)
             if seed is not None:
                 brian_seed(seed)
-            self.network.run(self.problem.duration * second, namespace=self.parts.namespace)
+            with frozen_heap():
+                self.network.run(self.problem.duration * second, namespace=self.parts.namespace)
         return self._collect(m, copy)
 
     def _collect(self, m: int, copy: bool) -> SimulationResult:

@@ -37,11 +37,13 @@ from .standalone import check_standalone
 
 #: Default memory budget (bytes) of one simulating process for what its chunk holds: the
 #: recorded traces, one temporary copy for the features and the pre-drawn noise. Each worker
-#: of a pool (or Dask cluster) has this budget. Measured on brian2modelfitting's HH example
-#: (benchmarks/bench_chunk_budget.py, 10,000 simulations): chunks of 5,000 (457 MB of traces)
-#: ran at 0.399 ms per simulation against 0.395-0.410 for one chunk of 10,000, at a peak of
-#: 615 MB instead of 848; chunks of 2,000 were 13 % slower.
+#: of a pool (or Dask cluster) has this budget; it bounds chunks of long recordings.
 DEFAULT_CHUNK_BYTES = 512 * 2**20
+#: Neurons (parameter sets x traces) that make a chunk's fixed cost (Brian's Python loop over
+#: the time steps, ~7 us a step, and the run's setup) a few per cent of its neurons' time;
+#: both grow with the steps, so neurons is the measure. 4,000 ran 3.8 % slower than 20,000
+#: on brian2modelfitting's HH example (1,497 steps, 4 traces; bench_chunk_budget.py).
+TARGET_NEURONS = 4096
 #: Upper bound on a chunk, so that progress is reported regularly.
 MAX_CHUNK_SIZE = 10_000
 
@@ -62,17 +64,18 @@ def default_chunk_size(
     memory_budget: int = DEFAULT_CHUNK_BYTES,
     n_workers: int = 1,
 ) -> int:
-    """A chunk size for ``n_samples`` simulations within ``memory_budget`` bytes per worker.
+    """A chunk size for ``n_samples`` simulations: fast enough, within ``memory_budget``.
 
-    The largest chunk that fits the budget sets the number of chunks, rounded up to a multiple
-    of ``n_workers`` so that the workers get equal shares; the samples are then split evenly,
-    so that the last chunk is not mostly padding. Fewer, larger chunks matter: each chunk pays
-    Brian's per-time-step overhead once (about as much as simulating ~1,000 Hodgkin–Huxley
-    neurons).
+    A chunk holds :data:`TARGET_NEURONS` neurons (enough that its fixed cost is a few per
+    cent), or fewer parameter sets where that would exceed ``memory_budget`` bytes per
+    worker. The number of chunks is then rounded up to a multiple of ``n_workers``, so that
+    the workers get equal shares, and the samples are split evenly, so that the last chunk is
+    not mostly padding. Larger chunks cost memory and checkpoint less often, for no speed.
     """
     n_workers = max(1, int(n_workers))
     per_sample = bytes_per_sample(problem, recording)
-    largest = int(max(1, min(MAX_CHUNK_SIZE, int(memory_budget) // per_sample)))
+    enough = math.ceil(TARGET_NEURONS / max(1, problem.n_traces))
+    largest = int(max(1, min(MAX_CHUNK_SIZE, enough, int(memory_budget) // per_sample)))
     n_chunks = math.ceil(n_samples / largest)
     if n_workers > 1:
         n_chunks = min(n_samples, n_workers * math.ceil(n_chunks / n_workers))
