@@ -36,6 +36,7 @@ BENCHMARKS: dict[str, tuple[list[str], list[str], str | None]] = {
     "chunk_budget": (["benchmarks/bench_chunk_budget.py"],
                      ["--n", "1000", "--sizes", "250", "1000"], None),
     "upstream_workload": (["benchmarks/bench_upstream_workload.py"], ["--quick"], None),
+    "import_floor": (["benchmarks/bench_import_floor.py"], [], None),
     "workflow_rounds": (["benchmarks/bench_workflow_rounds.py"],
                         ["--sims", "200", "--rounds", "2", "--backends", "snpe"], None),
     "amortized": (["-m", "benchmarks.bench_amortized"],
