@@ -11,7 +11,7 @@ from torch import Tensor
 
 from ._sbi import SbiBackend
 from .base import SavedRound
-from .truncation import DEFAULT_QUANTILE, TruncatedPrior, raw_draws
+from .truncation import DEFAULT_QUANTILE, TruncatedPrior, inside_box, raw_draws
 
 #: How later rounds are drawn and trained (``training={'multi_round': ...}``):
 #: ``'truncated'``: TSNPE, the prior truncated to a box around the posterior's
@@ -166,10 +166,9 @@ class SNPEBackend(SbiBackend):
     def _inside(self, rounds: Sequence[tuple[Tensor, Tensor]]) -> tuple[Tensor, Tensor]:
         """The simulations of ``rounds`` whose parameters lie inside :attr:`region` (at least
         two, else a RuntimeError)."""
-        low, high = self.region
         theta = torch.cat([t for t, _ in rounds])
         x = torch.cat([x for _, x in rounds])
-        keep = torch.all((theta >= low) & (theta <= high), dim=-1)
+        keep = inside_box(theta, *self.region)
         if int(keep.sum()) < 2:
             raise RuntimeError(
                 f"truncated rounds: {int(keep.sum())} simulations inside the region to train "
@@ -258,11 +257,10 @@ class SNPEBackend(SbiBackend):
         (None without a region or an observation)."""
         if self.region is None or self._x_o is None or self.density_estimator is None:
             return None
-        low, high = self.region
         posterior = self.trainer.build_posterior(self.density_estimator).set_default_x(self._x_o)
         with torch.no_grad():
             raw = raw_draws(posterior, BOX_MASS_DRAWS)
-        return float(torch.all((raw >= low) & (raw <= high), dim=-1).float().mean())
+        return float(inside_box(raw, *self.region).float().mean())
 
     def config(self) -> dict[str, Any]:
         """As for the other sbi backends, plus the ``region`` of a truncated round."""

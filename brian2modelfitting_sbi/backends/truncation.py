@@ -125,7 +125,7 @@ class TruncatedPrior(Distribution):
         """Whether each row of ``theta`` lies inside the region: the box (box priors), the
         density region inside the box (other priors)."""
         with torch.no_grad():
-            in_box = torch.all((theta >= self.low) & (theta <= self.high), dim=-1)
+            in_box = inside_box(theta, self.low, self.high)
             if self.box or self.threshold == -math.inf:
                 return in_box
             return in_box & (self._log_q(theta) > self.threshold)
@@ -173,6 +173,11 @@ class TruncatedPrior(Distribution):
             mass *= self.box_fraction
         inside = self.accepts(value)
         return torch.where(inside, log_p - math.log(max(mass, 1e-300)), -math.inf)
+
+
+def inside_box(theta: Tensor, low: Tensor, high: Tensor) -> Tensor:
+    """Whether each row of ``theta`` lies in the box ``[low, high]`` (bounds included)."""
+    return torch.all((theta >= low) & (theta <= high), dim=-1)
 
 
 def raw_draws(posterior: Any, n: int) -> Tensor:

@@ -30,7 +30,7 @@ from brian2 import Quantity
 from ..errors import NotAmortizedError, ProblemError
 from ..priors import ParameterSpace
 from ..threads import torch_threads
-from .amortization import amortization_status, zoom_region  # noqa: F401 - re-exported
+from .amortization import amortization_status, zoom_region
 from .batch import MAP_STARTS, batched_map, content_seed, draw_batched
 from .diagnostics import Z_LIMIT, check_observation
 from .result import Posterior
